@@ -1,0 +1,9 @@
+//! Sightline: one binary for metrics (Prometheus-compatible), logs (Loki-compatible),
+//! dashboards and alerting. See DESIGN in the repository for the architecture.
+
+pub mod config;
+pub mod meta;
+pub mod server;
+pub mod telemetry;
+pub mod time_format;
+pub mod web;

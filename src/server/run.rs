@@ -1,0 +1,131 @@
+//! Start-up and shutdown order: lock the data directory, bind, serve (answering 503 on
+//! `/-/ready`), open storage in the background, then wait for a signal and drain within
+//! `server.shutdown_timeout`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::meta::{self, MetaError, MetaStore};
+use crate::telemetry::process::ProcessCollector;
+
+use super::build_info::BuildInfoCollector;
+use super::data_dir_lock::DataDirLock;
+use super::reload::{self, Overrides};
+use super::router;
+use super::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    DataDir(String),
+    #[error("invalid server.listen: {0}")]
+    ListenAddress(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("storage failed to open: {0}")]
+    Storage(#[from] MetaError),
+    #[error("storage task failed: {0}")]
+    StorageTask(String),
+    #[error("http server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs the server until SIGTERM/SIGINT (clean exit) or a fatal error.
+pub async fn run(config: Config, config_path: Option<PathBuf>, overrides: Overrides) -> Result<(), ServerError> {
+    let data_dir = config.data_dir();
+    let _lock = DataDirLock::acquire(&data_dir).map_err(ServerError::DataDir)?;
+    let addr = config.server.listen_addr().map_err(ServerError::ListenAddress)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "sightline listening");
+
+    let shutdown_timeout = config.server.shutdown_timeout.as_duration();
+    let state = Arc::new(AppState::new(config, config_path, overrides));
+    state.registry.register(Arc::new(BuildInfoCollector));
+    state.registry.register(Arc::new(ProcessCollector::default()));
+    state.registry.register(state.http_metrics.clone());
+    state.registry.register(state.reload_metrics.clone());
+    state.reload_metrics.record_success();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = router::build(state.clone());
+    let mut serve_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = serve_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
+    let (fatal_tx, mut fatal_rx) = mpsc::channel::<ServerError>(1);
+    tokio::spawn(open_storage(state.clone(), data_dir, fatal_tx));
+
+    let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signals)?;
+    let outcome = loop {
+        tokio::select! {
+            _ = terminate.recv() => { tracing::info!("received SIGTERM, shutting down"); break Ok(()); }
+            _ = interrupt.recv() => { tracing::info!("received SIGINT, shutting down"); break Ok(()); }
+            _ = hangup.recv() => {
+                tracing::info!("received SIGHUP, reloading config");
+                // Errors are logged and counted inside; the running config stays.
+                let _ = reload::reload(&state).await;
+            }
+            Some(error) = fatal_rx.recv() => break Err(error),
+        }
+    };
+
+    state.ready.store(false, Ordering::Release);
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(shutdown_timeout, server).await {
+        Ok(Ok(Ok(()))) => tracing::info!("http server drained"),
+        Ok(Ok(Err(err))) => return Err(ServerError::Serve(err)),
+        Ok(Err(join_err)) => tracing::error!(error = %join_err, "http server task failed"),
+        Err(_) => tracing::warn!(timeout = ?shutdown_timeout, "shutdown timeout reached with requests in flight; exiting"),
+    }
+    if let Some(meta) = state.meta.get() {
+        if let Err(err) = meta.flush() {
+            tracing::error!(error = %err, "flushing the metadata store at shutdown failed");
+        }
+    }
+    tracing::info!("sightline stopped");
+    outcome
+}
+
+/// Opens the stores off the async runtime, then marks the server ready.
+async fn open_storage(state: Arc<AppState>, data_dir: PathBuf, fatal: mpsc::Sender<ServerError>) {
+    let opened = tokio::task::spawn_blocking(move || -> Result<MetaStore, MetaError> {
+        let store = MetaStore::open(&data_dir.join("meta"))?;
+        let version = meta::run_migrations(&store, meta::MIGRATIONS)?;
+        tracing::info!(schema_version = version, "metadata store open");
+        Ok(store)
+    })
+    .await;
+    let store = match opened {
+        Ok(Ok(store)) => store,
+        Ok(Err(err)) => {
+            let _ = fatal.send(ServerError::Storage(err)).await;
+            return;
+        }
+        Err(join_err) => {
+            let _ = fatal.send(ServerError::StorageTask(join_err.to_string())).await;
+            return;
+        }
+    };
+    let _ = state.meta.set(store);
+    state.ready.store(true, Ordering::Release);
+    tracing::info!("sightline ready");
+}
