@@ -37,17 +37,20 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
 
 fn record_build_details() {
     println!("cargo:rerun-if-changed=.git/HEAD");
-    if let Some(head_ref) = std::fs::read_to_string(".git/HEAD")
-        .ok()
-        .and_then(|head| head.strip_prefix("ref: ").map(|name| name.trim().to_string()))
-    {
+    if let Some(head_ref) = std::fs::read_to_string(".git/HEAD").ok().and_then(|head| {
+        head.strip_prefix("ref: ")
+            .map(|name| name.trim().to_string())
+    }) {
         println!("cargo:rerun-if-changed=.git/{head_ref}");
     }
-    let revision = command_output("git", &["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let branch = command_output("git", &["rev-parse", "--abbrev-ref", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let revision = command_output("git", &["rev-parse", "--short=12", "HEAD"])
+        .unwrap_or_else(|| "unknown".into());
+    let branch = command_output("git", &["rev-parse", "--abbrev-ref", "HEAD"])
+        .unwrap_or_else(|| "unknown".into());
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let rustc_version = command_output(&rustc, &["--version"]).unwrap_or_else(|| "rustc".into());
-    let build_date = command_output("date", &["-u", "+%Y%m%d-%H:%M:%S"]).unwrap_or_else(|| "unknown".into());
+    let build_date =
+        command_output("date", &["-u", "+%Y%m%d-%H:%M:%S"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=SIGHTLINE_REVISION={revision}");
     println!("cargo:rustc-env=SIGHTLINE_BRANCH={branch}");
     println!("cargo:rustc-env=SIGHTLINE_RUSTC_VERSION={rustc_version}");
@@ -76,8 +79,13 @@ fn build_web() {
         return;
     }
     let sources_changed = match (
-        WEB_INPUTS.iter().filter_map(|input| newest_mtime(Path::new(input))).max(),
-        std::fs::metadata(&dist_index).and_then(|meta| meta.modified()).ok(),
+        WEB_INPUTS
+            .iter()
+            .filter_map(|input| newest_mtime(Path::new(input)))
+            .max(),
+        std::fs::metadata(&dist_index)
+            .and_then(|meta| meta.modified())
+            .ok(),
     ) {
         (Some(newest_source), Some(built)) => newest_source > built,
         _ => true,
@@ -124,5 +132,6 @@ fn write_placeholder(index: &Path) {
     }
     let page = "<!doctype html><title>Sightline</title><h1>Sightline</h1>\
                 <p>This binary was built without its web UI (SIGHTLINE_SKIP_WEB_BUILD).</p>\n";
-    std::fs::write(index, page).unwrap_or_else(|err| panic!("cannot write {}: {err}", index.display()));
+    std::fs::write(index, page)
+        .unwrap_or_else(|err| panic!("cannot write {}: {err}", index.display()));
 }

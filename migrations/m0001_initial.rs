@@ -6,7 +6,11 @@ use crate::meta::{MetaStore, WriteBatch};
 
 pub fn plan(store: &MetaStore) -> Result<WriteBatch, String> {
     let mut batch = WriteBatch::new();
-    if store.get(b"meta/created_at").map_err(|err| err.to_string())?.is_none() {
+    if store
+        .get(b"meta/created_at")
+        .map_err(|err| err.to_string())?
+        .is_none()
+    {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_err(|err| err.to_string())?

@@ -42,7 +42,11 @@ pub async fn serve(method: Method, uri: Uri) -> Response {
     }
     match Assets::get("index.html") {
         Some(index) => file_response(index, "no-cache"),
-        None => (StatusCode::NOT_FOUND, "the web UI was not built into this binary\n").into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "the web UI was not built into this binary\n",
+        )
+            .into_response(),
     }
 }
 

@@ -38,7 +38,10 @@ impl ByteSize {
         let number: u64 = text[..digits_end]
             .parse()
             .map_err(|_| format!("size out of range: {text:?}"))?;
-        let unit = text[digits_end..].trim().to_ascii_uppercase().replace("IB", "B");
+        let unit = text[digits_end..]
+            .trim()
+            .to_ascii_uppercase()
+            .replace("IB", "B");
         if unit.is_empty() {
             return Ok(ByteSize(number));
         }
@@ -46,7 +49,9 @@ impl ByteSize {
             .iter()
             .find(|(name, _)| *name == unit)
             .map(|(_, multiplier)| *multiplier)
-            .ok_or_else(|| format!("not a valid size: {text:?} (units are B, KB, MB, GB, TB, PB)"))?;
+            .ok_or_else(|| {
+                format!("not a valid size: {text:?} (units are B, KB, MB, GB, TB, PB)")
+            })?;
         number
             .checked_mul(multiplier)
             .map(ByteSize)
@@ -59,7 +64,7 @@ impl fmt::Display for ByteSize {
         let (name, multiplier) = UNITS
             .iter()
             .rev()
-            .find(|(_, multiplier)| self.0 >= *multiplier && self.0 % multiplier == 0)
+            .find(|(_, multiplier)| self.0 >= *multiplier && self.0.is_multiple_of(*multiplier))
             .copied()
             .unwrap_or(("B", 1));
         write!(f, "{}{}", self.0 / multiplier, name)

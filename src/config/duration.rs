@@ -74,7 +74,9 @@ impl PromDuration {
             let rank = UNITS[..7]
                 .iter()
                 .position(|(name, _)| *name == unit)
-                .ok_or_else(|| format!("not a valid duration string: {text:?} (unknown unit {unit:?})"))?;
+                .ok_or_else(|| {
+                    format!("not a valid duration string: {text:?} (unknown unit {unit:?})")
+                })?;
             if last_unit_rank.is_some_and(|last| rank <= last) {
                 return Err(format!(
                     "not a valid duration string: {text:?} (units must go from largest to smallest)"
@@ -146,7 +148,11 @@ mod tests {
             let parsed = PromDuration::parse(text).unwrap();
             assert_eq!(parsed.as_millis(), ms, "{text}");
             let printed = parsed.to_string();
-            assert_eq!(PromDuration::parse(&printed).unwrap(), parsed, "{text} -> {printed}");
+            assert_eq!(
+                PromDuration::parse(&printed).unwrap(),
+                parsed,
+                "{text} -> {printed}"
+            );
         }
         assert_eq!(PromDuration::from_secs(5400).to_string(), "1h30m");
         assert_eq!(PromDuration::from_secs(0).to_string(), "0s");

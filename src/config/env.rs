@@ -3,10 +3,7 @@
 /// Replaces every `${NAME}` with the variable's value; `$${` stays a literal `${`.
 /// Lines that are only a comment are left untouched, so documentation may mention `${X}`.
 /// An unset variable is an error naming it and its 1-based line.
-pub fn expand_env(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, EnvError> {
+pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, EnvError> {
     let mut out = String::with_capacity(text.len());
     for (index, line) in text.split_inclusive('\n').enumerate() {
         if line.trim_start().starts_with('#') || !line.contains('$') {

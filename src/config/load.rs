@@ -48,11 +48,12 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and validates config text. `origin` names the source in error messages.
 pub fn parse_str(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-    let expanded = expand_env(text, |name| std::env::var(name).ok()).map_err(|err| ConfigError::Env {
-        origin: origin.to_string(),
-        line: err.line,
-        message: err.message,
-    })?;
+    let expanded =
+        expand_env(text, |name| std::env::var(name).ok()).map_err(|err| ConfigError::Env {
+            origin: origin.to_string(),
+            line: err.line,
+            message: err.message,
+        })?;
     let mut config = decode(&expanded, origin)?;
     config.base_dir = base_dir.to_path_buf();
     let problems = config.validate();

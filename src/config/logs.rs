@@ -60,11 +60,20 @@ impl Default for LogLimits {
 impl LogsConfig {
     pub fn validate(&self, problems: &mut Problems) {
         if self.limits.max_label_names_per_series == 0 {
-            problems.push("logs.limits.max_label_names_per_series", "must be at least 1");
+            problems.push(
+                "logs.limits.max_label_names_per_series",
+                "must be at least 1",
+            );
         }
         for (path, value) in [
-            ("logs.limits.ingestion_rate_mb", self.limits.ingestion_rate_mb),
-            ("logs.limits.ingestion_burst_size_mb", self.limits.ingestion_burst_size_mb),
+            (
+                "logs.limits.ingestion_rate_mb",
+                self.limits.ingestion_rate_mb,
+            ),
+            (
+                "logs.limits.ingestion_burst_size_mb",
+                self.limits.ingestion_burst_size_mb,
+            ),
         ] {
             if !(value.is_finite() && value > 0.0) {
                 problems.push(path, format!("must be a positive number, got {value}"));

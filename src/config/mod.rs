@@ -53,7 +53,11 @@ pub struct Config {
 impl Config {
     /// The embedded default config, resolved against the working directory.
     pub fn embedded_default() -> Result<Config, ConfigError> {
-        parse_str(DEFAULT_CONFIG_YAML, "<embedded default config>", Path::new("."))
+        parse_str(
+            DEFAULT_CONFIG_YAML,
+            "<embedded default config>",
+            Path::new("."),
+        )
     }
 
     /// Resolves a path from the config against [`Config::base_dir`].
@@ -77,7 +81,10 @@ impl Config {
         self.storage.validate(&mut problems);
         self.global.validate("global", &mut problems);
         scrape::validate_scrape_configs(&self.scrape_configs, &self.global, &mut problems);
-        for (key, patterns) in [("rule_files", &self.rule_files), ("log_rule_files", &self.log_rule_files)] {
+        for (key, patterns) in [
+            ("rule_files", &self.rule_files),
+            ("log_rule_files", &self.log_rule_files),
+        ] {
             for (index, pattern) in patterns.iter().enumerate() {
                 if pattern.trim().is_empty() {
                     problems.push(format!("{key}[{index}]"), "must not be empty");
@@ -93,6 +100,7 @@ impl Config {
     /// The config as YAML with every secret replaced by `<secret>`, for
     /// `/api/v1/status/config`.
     pub fn to_redacted_yaml(&self) -> String {
-        serde_saphyr::to_string(self).unwrap_or_else(|err| format!("# config could not be rendered: {err}\n"))
+        serde_saphyr::to_string(self)
+            .unwrap_or_else(|err| format!("# config could not be rendered: {err}\n"))
     }
 }

@@ -84,7 +84,8 @@ impl ServerConfig {
         match self.listen_addr() {
             Err(message) => problems.push("server.listen", message),
             Ok(addr) => {
-                if !addr.ip().is_loopback() && !self.auth.is_enabled() && !self.auth.allow_anonymous {
+                if !addr.ip().is_loopback() && !self.auth.is_enabled() && !self.auth.allow_anonymous
+                {
                     problems.push(
                         "server.auth",
                         format!(
@@ -97,7 +98,10 @@ impl ServerConfig {
         }
         if let Some(url) = &self.external_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                problems.push("server.external_url", format!("must be an http(s) URL, got {url:?}"));
+                problems.push(
+                    "server.external_url",
+                    format!("must be an http(s) URL, got {url:?}"),
+                );
             }
         }
         if self.limits.max_body_size.bytes() == 0 {
@@ -105,7 +109,10 @@ impl ServerConfig {
         }
         for (index, token) in self.auth.bearer_tokens.iter().enumerate() {
             if token.is_empty() {
-                problems.push(format!("server.auth.bearer_tokens[{index}]"), "must not be empty");
+                problems.push(
+                    format!("server.auth.bearer_tokens[{index}]"),
+                    "must not be empty",
+                );
             }
         }
     }

@@ -49,7 +49,10 @@ impl StorageConfig {
             problems.push("storage.path", "must not be empty");
         }
         if self.retention.time.is_zero() && self.retention.size.bytes() == 0 {
-            problems.push("storage.retention", "time and size cannot both be 0 (data would never be kept bounded)");
+            problems.push(
+                "storage.retention",
+                "time and size cannot both be 0 (data would never be kept bounded)",
+            );
         }
     }
 }

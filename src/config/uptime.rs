@@ -55,22 +55,44 @@ impl UptimeConfig {
             if check.name.is_empty() {
                 problems.push(format!("{path}.name"), "must not be empty");
             } else if !names.insert(check.name.as_str()) {
-                problems.push(format!("{path}.name"), format!("duplicate check name {:?}", check.name));
+                problems.push(
+                    format!("{path}.name"),
+                    format!("duplicate check name {:?}", check.name),
+                );
             }
             let known_scheme = ["http://", "https://", "tcp://"]
                 .iter()
                 .any(|scheme| check.url.starts_with(scheme));
             if !known_scheme {
-                problems.push(format!("{path}.url"), format!("must start with http://, https:// or tcp://, got {:?}", check.url));
+                problems.push(
+                    format!("{path}.url"),
+                    format!(
+                        "must start with http://, https:// or tcp://, got {:?}",
+                        check.url
+                    ),
+                );
             }
             if check.interval.is_zero() {
                 problems.push(format!("{path}.interval"), "must be greater than zero");
             }
             if check.timeout > check.interval {
-                problems.push(format!("{path}.timeout"), format!("{} is longer than the interval {}", check.timeout, check.interval));
+                problems.push(
+                    format!("{path}.timeout"),
+                    format!(
+                        "{} is longer than the interval {}",
+                        check.timeout, check.interval
+                    ),
+                );
             }
-            if let Some(code) = check.expected_status.iter().find(|code| !(100..=599).contains(*code)) {
-                problems.push(format!("{path}.expected_status"), format!("{code} is not an HTTP status code"));
+            if let Some(code) = check
+                .expected_status
+                .iter()
+                .find(|code| !(100..=599).contains(*code))
+            {
+                problems.push(
+                    format!("{path}.expected_status"),
+                    format!("{code} is not an HTTP status code"),
+                );
             }
         }
     }

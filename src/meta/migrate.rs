@@ -45,14 +45,22 @@ pub fn schema_version(store: &MetaStore) -> Result<u64, MetaError> {
 /// Applies every migration newer than the store's version; returns the final version.
 /// Running it again is a no-op.
 pub fn run_migrations(store: &MetaStore, migrations: &[Migration]) -> Result<u64, MetaError> {
-    debug_assert!(migrations.windows(2).all(|pair| pair[0].version < pair[1].version));
+    debug_assert!(migrations
+        .windows(2)
+        .all(|pair| pair[0].version < pair[1].version));
     let known = migrations.last().map_or(0, |migration| migration.version);
     let stored = schema_version(store)?;
     if stored > known {
-        return Err(MetaError::TooNew { found: stored, known });
+        return Err(MetaError::TooNew {
+            found: stored,
+            known,
+        });
     }
     let mut version = stored;
-    for migration in migrations.iter().filter(|migration| migration.version > stored) {
+    for migration in migrations
+        .iter()
+        .filter(|migration| migration.version > stored)
+    {
         let mut batch = (migration.plan)(store).map_err(|message| MetaError::Migration {
             version: migration.version,
             name: migration.name,
@@ -60,7 +68,11 @@ pub fn run_migrations(store: &MetaStore, migrations: &[Migration]) -> Result<u64
         })?;
         batch.put(SCHEMA_VERSION_KEY, &migration.version.to_be_bytes());
         store.apply(batch)?;
-        tracing::info!(version = migration.version, name = migration.name, "applied metadata migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied metadata migration"
+        );
         version = migration.version;
     }
     Ok(version)
@@ -79,7 +91,11 @@ mod tests {
         let created = store.get(b"meta/created_at").unwrap();
         assert!(created.is_some());
         assert_eq!(run_migrations(&store, MIGRATIONS).unwrap(), latest);
-        assert_eq!(store.get(b"meta/created_at").unwrap(), created, "rerun must not rewrite");
+        assert_eq!(
+            store.get(b"meta/created_at").unwrap(),
+            created,
+            "rerun must not rewrite"
+        );
     }
 
     #[test]
@@ -89,14 +105,20 @@ mod tests {
         // A store as version 1 left it: dashboards keyed by uid, no title index.
         run_migrations(&store, &MIGRATIONS[..1]).unwrap();
         store
-            .put(b"dashboards/by_uid/abc", br#"{"uid":"abc","title":"Node Exporter Full"}"#)
+            .put(
+                b"dashboards/by_uid/abc",
+                br#"{"uid":"abc","title":"Node Exporter Full"}"#,
+            )
             .unwrap();
         store.put(b"dashboards/by_uid/bad", b"not json").unwrap();
         assert_eq!(schema_version(&store).unwrap(), 1);
 
         assert_eq!(run_migrations(&store, MIGRATIONS).unwrap(), 2);
         assert_eq!(
-            store.get(b"dashboards/by_title/node exporter full").unwrap().as_deref(),
+            store
+                .get(b"dashboards/by_title/node exporter full")
+                .unwrap()
+                .as_deref(),
             Some(&b"abc"[..])
         );
         assert_eq!(store.scan_prefix(b"dashboards/by_title/").unwrap().len(), 1);
@@ -119,8 +141,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = MetaStore::open(dir.path()).unwrap();
         let steps = [
-            Migration { version: 1, name: "initial", plan: m0001_initial::plan },
-            Migration { version: 2, name: "fails", plan: fails },
+            Migration {
+                version: 1,
+                name: "initial",
+                plan: m0001_initial::plan,
+            },
+            Migration {
+                version: 2,
+                name: "fails",
+                plan: fails,
+            },
         ];
         let err = run_migrations(&store, &steps).unwrap_err();
         assert!(err.to_string().contains("boom"));

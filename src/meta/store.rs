@@ -19,6 +19,9 @@ pub enum MetaError {
     TooNew { found: u64, known: u64 },
 }
 
+/// A key and its value, as returned by scans.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The durable metadata store. Clones share one database.
 #[derive(Clone)]
 pub struct MetaStore {
@@ -88,7 +91,7 @@ impl MetaStore {
     }
 
     /// Every (key, value) whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError> {
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, MetaError> {
         self.db
             .scan_prefix(prefix)
             .map(|entry| {
@@ -140,7 +143,12 @@ mod tests {
         batch.delete(b"dash/a");
         batch.put(b"dash/c", b"4");
         store.apply(batch).unwrap();
-        let keys: Vec<Vec<u8>> = store.scan_prefix(b"dash/").unwrap().into_iter().map(|(key, _)| key).collect();
+        let keys: Vec<Vec<u8>> = store
+            .scan_prefix(b"dash/")
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
         assert_eq!(keys, vec![b"dash/b".to_vec(), b"dash/c".to_vec()]);
 
         store.delete(b"dash/b").unwrap();
@@ -150,6 +158,9 @@ mod tests {
 
         let reopened = MetaStore::open(dir.path()).unwrap();
         assert_eq!(reopened.get(b"dash/c").unwrap().as_deref(), Some(&b"4"[..]));
-        assert_eq!(reopened.get(b"silence/x").unwrap().as_deref(), Some(&b"3"[..]));
+        assert_eq!(
+            reopened.get(b"silence/x").unwrap().as_deref(),
+            Some(&b"3"[..])
+        );
     }
 }

@@ -15,7 +15,11 @@ use super::state::AppState;
 
 const OPEN_PATHS: [&str; 2] = ["/-/healthy", "/-/ready"];
 
-pub async fn require_auth(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn require_auth(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let config = state.config();
     let auth = &config.server.auth;
     if !auth.is_enabled() || OPEN_PATHS.contains(&request.uri().path()) {
@@ -28,19 +32,23 @@ pub async fn require_auth(State(state): State<Arc<AppState>>, request: Request, 
     if presented.is_some_and(|value| is_authorized(auth, value)) {
         return next.run(request).await;
     }
-    let mut response = (StatusCode::UNAUTHORIZED, "unauthorized: valid basic or bearer credentials required\n").into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"sightline\""));
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        "unauthorized: valid basic or bearer credentials required\n",
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"sightline\""),
+    );
     response
 }
 
 fn is_authorized(auth: &AuthConfig, authorization: &str) -> bool {
     if let Some(token) = authorization.strip_prefix("Bearer ") {
-        return auth
-            .bearer_tokens
-            .iter()
-            .any(|expected| constant_time_eq(expected.expose().as_bytes(), token.trim().as_bytes()));
+        return auth.bearer_tokens.iter().any(|expected| {
+            constant_time_eq(expected.expose().as_bytes(), token.trim().as_bytes())
+        });
     }
     let Some(encoded) = authorization.strip_prefix("Basic ") else {
         return false;
@@ -63,7 +71,10 @@ fn is_authorized(auth: &AuthConfig, authorization: &str) -> bool {
 fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
     let mut difference = expected.len() ^ given.len();
     for (index, byte) in given.iter().enumerate() {
-        let expected_byte = expected.get(index % expected.len().max(1)).copied().unwrap_or(0);
+        let expected_byte = expected
+            .get(index % expected.len().max(1))
+            .copied()
+            .unwrap_or(0);
         difference |= usize::from(expected_byte ^ byte);
     }
     difference == 0
@@ -76,7 +87,9 @@ mod tests {
 
     fn auth() -> AuthConfig {
         AuthConfig {
-            basic_auth_users: [("admin".to_string(), Secret::new("pa:ss"))].into_iter().collect(),
+            basic_auth_users: [("admin".to_string(), Secret::new("pa:ss"))]
+                .into_iter()
+                .collect(),
             bearer_tokens: vec![Secret::new("tok123")],
             allow_anonymous: false,
         }

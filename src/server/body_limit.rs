@@ -11,7 +11,11 @@ use axum::response::{IntoResponse, Response};
 use super::api_error::{ApiError, ErrorKind};
 use super::state::AppState;
 
-pub async fn limit_body(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn limit_body(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let limit = state.config().server.limits.max_body_size.bytes();
     let declared = request
         .headers()

@@ -16,6 +16,9 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static 
     if state.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "Sightline is Ready.\n")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Sightline is not ready: storage is opening or replaying.\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sightline is not ready: storage is opening or replaying.\n",
+        )
     }
 }

@@ -7,7 +7,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::telemetry::{Collect, LabeledCounter, LabeledHistogram, MetricKind, TextWriter, LATENCY_BUCKETS};
+use crate::telemetry::{
+    Collect, LabeledCounter, LabeledHistogram, MetricKind, TextWriter, LATENCY_BUCKETS,
+};
 
 use super::state::AppState;
 
@@ -33,10 +35,19 @@ impl HttpMetrics {
 
 impl Collect for HttpMetrics {
     fn collect(&self, out: &mut TextWriter) {
-        out.family("sightline_http_requests_total", MetricKind::Counter, "HTTP requests served, by route and status code.");
+        out.family(
+            "sightline_http_requests_total",
+            MetricKind::Counter,
+            "HTTP requests served, by route and status code.",
+        );
         self.requests.write(out, "sightline_http_requests_total");
-        out.family("sightline_http_request_duration_seconds", MetricKind::Histogram, "HTTP request latency by route.");
-        self.durations.write(out, "sightline_http_request_duration_seconds");
+        out.family(
+            "sightline_http_request_duration_seconds",
+            MetricKind::Histogram,
+            "HTTP request latency by route.",
+        );
+        self.durations
+            .write(out, "sightline_http_request_duration_seconds");
     }
 }
 
@@ -55,7 +66,10 @@ pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: N
     let elapsed = started.elapsed();
     let code = response.status().as_u16().to_string();
     state.http_metrics.requests.inc([&handler, &code]);
-    state.http_metrics.durations.observe([&handler], elapsed.as_secs_f64());
+    state
+        .http_metrics
+        .durations
+        .observe([&handler], elapsed.as_secs_f64());
     tracing::debug!(%method, path = %uri, status = %code, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request");
     response
 }

@@ -53,7 +53,8 @@ impl ReloadMetrics {
             .duration_since(UNIX_EPOCH)
             .map(|elapsed| elapsed.as_secs())
             .unwrap_or(0);
-        self.last_success_timestamp_seconds.store(now, Ordering::Relaxed);
+        self.last_success_timestamp_seconds
+            .store(now, Ordering::Relaxed);
     }
 
     pub fn last_reload_successful(&self) -> bool {
@@ -114,7 +115,9 @@ pub async fn reload(state: &AppState) -> Result<(), String> {
     };
     state.overrides.apply(&mut new_config);
     let running = state.config();
-    if new_config.server.listen != running.server.listen || new_config.data_dir() != running.data_dir() {
+    if new_config.server.listen != running.server.listen
+        || new_config.data_dir() != running.data_dir()
+    {
         tracing::warn!("server.listen and storage.path changes take effect at the next restart");
         new_config.server.listen = running.server.listen.clone();
         new_config.storage.path = running.storage.path.clone();
@@ -130,6 +133,9 @@ pub async fn reload(state: &AppState) -> Result<(), String> {
 pub async fn reload_handler(State(state): State<Arc<AppState>>) -> (StatusCode, String) {
     match reload(&state).await {
         Ok(()) => (StatusCode::OK, "config reloaded\n".to_string()),
-        Err(message) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {message}\n")),
+        Err(message) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {message}\n"),
+        ),
     }
 }

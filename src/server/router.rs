@@ -17,7 +17,10 @@ pub fn build(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/-/healthy", get(health::healthy))
         .route("/-/ready", get(health::ready))
-        .route("/-/reload", post(reload::reload_handler).put(reload::reload_handler))
+        .route(
+            "/-/reload",
+            post(reload::reload_handler).put(reload::reload_handler),
+        )
         .route("/metrics", get(metrics))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/config", get(status::config))
@@ -35,7 +38,10 @@ pub fn build(state: Arc<AppState>) -> Router {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.registry.render(),
     )
 }

@@ -28,7 +28,10 @@ pub enum ServerError {
     #[error("invalid server.listen: {0}")]
     ListenAddress(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("storage failed to open: {0}")]
@@ -40,20 +43,31 @@ pub enum ServerError {
 }
 
 /// Runs the server until SIGTERM/SIGINT (clean exit) or a fatal error.
-pub async fn run(config: Config, config_path: Option<PathBuf>, overrides: Overrides) -> Result<(), ServerError> {
+pub async fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    overrides: Overrides,
+) -> Result<(), ServerError> {
     let data_dir = config.data_dir();
     let _lock = DataDirLock::acquire(&data_dir).map_err(ServerError::DataDir)?;
-    let addr = config.server.listen_addr().map_err(ServerError::ListenAddress)?;
+    let addr = config
+        .server
+        .listen_addr()
+        .map_err(ServerError::ListenAddress)?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
     tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "sightline listening");
 
     let shutdown_timeout = config.server.shutdown_timeout.as_duration();
     let state = Arc::new(AppState::new(config, config_path, overrides));
     state.registry.register(Arc::new(BuildInfoCollector));
-    state.registry.register(Arc::new(ProcessCollector::default()));
+    state
+        .registry
+        .register(Arc::new(ProcessCollector::default()));
     state.registry.register(state.http_metrics.clone());
     state.registry.register(state.reload_metrics.clone());
     state.reload_metrics.record_success();
@@ -94,7 +108,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, overrides: Overri
         Ok(Ok(Ok(()))) => tracing::info!("http server drained"),
         Ok(Ok(Err(err))) => return Err(ServerError::Serve(err)),
         Ok(Err(join_err)) => tracing::error!(error = %join_err, "http server task failed"),
-        Err(_) => tracing::warn!(timeout = ?shutdown_timeout, "shutdown timeout reached with requests in flight; exiting"),
+        Err(_) => {
+            tracing::warn!(timeout = ?shutdown_timeout, "shutdown timeout reached with requests in flight; exiting")
+        }
     }
     if let Some(meta) = state.meta.get() {
         if let Err(err) = meta.flush() {
@@ -121,7 +137,9 @@ async fn open_storage(state: Arc<AppState>, data_dir: PathBuf, fatal: mpsc::Send
             return;
         }
         Err(join_err) => {
-            let _ = fatal.send(ServerError::StorageTask(join_err.to_string())).await;
+            let _ = fatal
+                .send(ServerError::StorageTask(join_err.to_string()))
+                .await;
             return;
         }
     };

@@ -54,6 +54,9 @@ impl AppState {
     }
 
     pub(super) fn replace_config(&self, config: Config) {
-        *self.config.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
+        *self
+            .config
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
     }
 }

@@ -23,7 +23,9 @@ impl Histogram {
         debug_assert!(upper_bounds.windows(2).all(|pair| pair[0] < pair[1]));
         Histogram {
             upper_bounds,
-            bucket_counts: (0..=upper_bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            bucket_counts: (0..=upper_bounds.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             sum_nanos: AtomicU64::new(0),
             count: AtomicU64::new(0),
         }

@@ -26,18 +26,27 @@ impl<const N: usize> LabeledCounter<N> {
 
     pub fn add(&self, label_values: [&str; N], delta: u64) {
         let key = label_values.map(str::to_string);
-        let mut values = self.values.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut values = self
+            .values
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *values.entry(key).or_insert(0) += delta;
     }
 
     pub fn get(&self, label_values: [&str; N]) -> u64 {
         let key = label_values.map(str::to_string);
-        let values = self.values.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let values = self
+            .values
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         values.get(&key).copied().unwrap_or(0)
     }
 
     pub fn write(&self, out: &mut TextWriter, name: &str) {
-        let values = self.values.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let values = self
+            .values
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for (label_values, count) in values.iter() {
             let labels: Vec<(&str, &str)> = self
                 .label_names
@@ -69,7 +78,10 @@ impl<const N: usize> LabeledHistogram<N> {
     pub fn observe(&self, label_values: [&str; N], value: f64) {
         let key = label_values.map(str::to_string);
         let histogram = {
-            let mut series = self.series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut series = self
+                .series
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             series
                 .entry(key)
                 .or_insert_with(|| Arc::new(Histogram::new(self.upper_bounds)))
@@ -79,7 +91,10 @@ impl<const N: usize> LabeledHistogram<N> {
     }
 
     pub fn write(&self, out: &mut TextWriter, name: &str) {
-        let series = self.series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let series = self
+            .series
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for (label_values, histogram) in series.iter() {
             let labels: Vec<(&str, &str)> = self
                 .label_names

@@ -38,7 +38,11 @@ fn read_stat() -> Option<ProcStat> {
     let after_name = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // after_name starts at field 3 (state); utime is field 14, stime 15, vsize 23, rss 24.
-    let field = |number: usize| fields.get(number - 3).and_then(|value| value.parse::<f64>().ok());
+    let field = |number: usize| {
+        fields
+            .get(number - 3)
+            .and_then(|value| value.parse::<f64>().ok())
+    };
     Some(ProcStat {
         cpu_seconds: (field(14)? + field(15)?) / TICKS_PER_SECOND,
         virtual_bytes: field(23)?,
@@ -48,7 +52,9 @@ fn read_stat() -> Option<ProcStat> {
 
 fn max_fds() -> Option<f64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
@@ -60,16 +66,46 @@ pub fn resident_bytes() -> Option<u64> {
 impl Collect for ProcessCollector {
     fn collect(&self, out: &mut TextWriter) {
         if let Some(stat) = read_stat() {
-            out.single("process_cpu_seconds_total", MetricKind::Counter, "Total user and system CPU time spent in seconds.", stat.cpu_seconds);
-            out.single("process_resident_memory_bytes", MetricKind::Gauge, "Resident memory size in bytes.", stat.resident_bytes);
-            out.single("process_virtual_memory_bytes", MetricKind::Gauge, "Virtual memory size in bytes.", stat.virtual_bytes);
+            out.single(
+                "process_cpu_seconds_total",
+                MetricKind::Counter,
+                "Total user and system CPU time spent in seconds.",
+                stat.cpu_seconds,
+            );
+            out.single(
+                "process_resident_memory_bytes",
+                MetricKind::Gauge,
+                "Resident memory size in bytes.",
+                stat.resident_bytes,
+            );
+            out.single(
+                "process_virtual_memory_bytes",
+                MetricKind::Gauge,
+                "Virtual memory size in bytes.",
+                stat.virtual_bytes,
+            );
         }
         if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
-            out.single("process_open_fds", MetricKind::Gauge, "Number of open file descriptors.", entries.count() as f64);
+            out.single(
+                "process_open_fds",
+                MetricKind::Gauge,
+                "Number of open file descriptors.",
+                entries.count() as f64,
+            );
         }
         if let Some(limit) = max_fds() {
-            out.single("process_max_fds", MetricKind::Gauge, "Maximum number of open file descriptors.", limit);
+            out.single(
+                "process_max_fds",
+                MetricKind::Gauge,
+                "Maximum number of open file descriptors.",
+                limit,
+            );
         }
-        out.single("process_start_time_seconds", MetricKind::Gauge, "Start time of the process since unix epoch in seconds.", self.start_time_seconds);
+        out.single(
+            "process_start_time_seconds",
+            MetricKind::Gauge,
+            "Start time of the process since unix epoch in seconds.",
+            self.start_time_seconds,
+        );
     }
 }
