@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::duration::PromDuration;
 use super::problems::Problems;
 use super::scrape::{
-    anchored_regex_problem, is_valid_label_name, join_path, split_host_port, url_problem, HttpClientConfig,
-    TlsConfig,
+    anchored_regex_problem, is_valid_label_name, join_path, split_host_port, url_problem,
+    HttpClientConfig, TlsConfig,
 };
 use super::secret::Secret;
 
@@ -161,9 +161,13 @@ impl Default for AlertmanagerGlobal {
 impl AlertmanagerGlobal {
     fn validate(&self, path: &str, problems: &mut Problems) {
         if self.resolve_timeout.is_zero() {
-            problems.push(join_path(path, "resolve_timeout"), "must be greater than zero");
+            problems.push(
+                join_path(path, "resolve_timeout"),
+                "must be greater than zero",
+            );
         }
-        self.http_config.validate(&join_path(path, "http_config"), problems);
+        self.http_config
+            .validate(&join_path(path, "http_config"), problems);
         if let Some(smarthost) = &self.smtp_smarthost {
             if let Some(problem) = smarthost_problem(smarthost) {
                 problems.push(join_path(path, "smtp_smarthost"), problem);
@@ -176,17 +180,26 @@ impl AlertmanagerGlobal {
             );
         }
         if self.smtp_auth_secret.is_some() && self.smtp_auth_secret_file.is_some() {
-            problems.push(path, "at most one of smtp_auth_secret & smtp_auth_secret_file must be configured");
+            problems.push(
+                path,
+                "at most one of smtp_auth_secret & smtp_auth_secret_file must be configured",
+            );
         }
         if let Some(tls) = &self.smtp_tls_config {
             tls.validate(&join_path(path, "smtp_tls_config"), problems);
         }
 
         if self.slack_api_url.is_some() && self.slack_api_url_file.is_some() {
-            problems.push(path, "at most one of slack_api_url & slack_api_url_file must be configured");
+            problems.push(
+                path,
+                "at most one of slack_api_url & slack_api_url_file must be configured",
+            );
         }
         if self.slack_app_token.is_some() && self.slack_app_token_file.is_some() {
-            problems.push(path, "at most one of slack_app_token & slack_app_token_file must be configured");
+            problems.push(
+                path,
+                "at most one of slack_app_token & slack_app_token_file must be configured",
+            );
         }
         let has_token = self.slack_app_token.is_some() || self.slack_app_token_file.is_some();
         let has_webhook = self.slack_api_url_file.is_some()
@@ -201,7 +214,11 @@ impl AlertmanagerGlobal {
                  must be configured",
             );
         }
-        if let Some(problem) = self.slack_api_url.as_ref().and_then(|url| http_url_problem(url.expose())) {
+        if let Some(problem) = self
+            .slack_api_url
+            .as_ref()
+            .and_then(|url| http_url_problem(url.expose()))
+        {
             problems.push(join_path(path, "slack_api_url"), problem);
         }
         if let Some(problem) = http_url_problem(&self.slack_app_url) {
@@ -222,7 +239,9 @@ fn http_url_problem(url: &str) -> Option<String> {
 fn smarthost_problem(smarthost: &str) -> Option<String> {
     match split_host_port(smarthost) {
         Ok((_, Some(_))) => None,
-        Ok((_, None)) => Some(format!("{smarthost:?} is missing a port, e.g. smtp.example.org:587")),
+        Ok((_, None)) => Some(format!(
+            "{smarthost:?} is missing a port, e.g. smtp.example.org:587"
+        )),
         Err(problem) => Some(format!("{smarthost:?} is not a valid host:port: {problem}")),
     }
 }
@@ -298,9 +317,17 @@ impl Route {
             Some(labels) => GroupBy::Labels(labels.clone()),
         };
         let mut labels = inherited.labels;
-        labels.extend(self.labels.iter().map(|(name, value)| (name.clone(), value.clone())));
+        labels.extend(
+            self.labels
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
         RouteSettings {
-            receiver: if self.receiver.is_empty() { inherited.receiver } else { self.receiver.clone() },
+            receiver: if self.receiver.is_empty() {
+                inherited.receiver
+            } else {
+                self.receiver.clone()
+            },
             group_by,
             group_wait: self.group_wait.unwrap_or(inherited.group_wait),
             group_interval: self.group_interval.unwrap_or(inherited.group_interval),
@@ -327,14 +354,23 @@ impl Route {
         check_legacy_matchers(&self.match_labels, &self.match_re, path, "match", problems);
         for name in self.labels.keys() {
             if !is_valid_label_name(name) {
-                problems.push(join_path(path, "labels"), format!("invalid label name {name:?}"));
+                problems.push(
+                    join_path(path, "labels"),
+                    format!("invalid label name {name:?}"),
+                );
             }
         }
         if self.group_interval.is_some_and(PromDuration::is_zero) {
-            problems.push(join_path(path, "group_interval"), "group_interval cannot be zero");
+            problems.push(
+                join_path(path, "group_interval"),
+                "group_interval cannot be zero",
+            );
         }
         if self.repeat_interval.is_some_and(PromDuration::is_zero) {
-            problems.push(join_path(path, "repeat_interval"), "repeat_interval cannot be zero");
+            problems.push(
+                join_path(path, "repeat_interval"),
+                "repeat_interval cannot be zero",
+            );
         }
         for (field, intervals) in [
             ("mute_time_intervals", &self.mute_time_intervals),
@@ -350,20 +386,30 @@ impl Route {
             }
         }
         for (index, child) in self.routes.iter().enumerate() {
-            child.validate(&format!("{}[{index}]", join_path(path, "routes")), names, problems);
+            child.validate(
+                &format!("{}[{index}]", join_path(path, "routes")),
+                names,
+                problems,
+            );
         }
     }
 }
 
 fn check_group_by(group_by: &[String], path: &str, problems: &mut Problems) {
     if group_by.iter().any(|label| label == "...") && group_by.len() > 1 {
-        problems.push(path, "cannot have wildcard group_by (`...`) and other labels at the same time");
+        problems.push(
+            path,
+            "cannot have wildcard group_by (`...`) and other labels at the same time",
+        );
         return;
     }
     let mut seen = BTreeSet::new();
     for label in group_by.iter().filter(|label| *label != "...") {
         if !is_valid_label_name(label) {
-            problems.push(path, format!("invalid label name {label:?} in group_by list"));
+            problems.push(
+                path,
+                format!("invalid label name {label:?} in group_by list"),
+            );
         } else if !seen.insert(label.as_str()) {
             problems.push(path, format!("duplicated label {label:?} in group_by"));
         }
@@ -400,7 +446,11 @@ fn combine_matchers(
 ) -> Vec<Matcher> {
     let legacy = |map: &BTreeMap<String, String>, op: MatchOp| -> Vec<Matcher> {
         map.iter()
-            .map(|(name, value)| Matcher { name: name.clone(), op, value: value.clone() })
+            .map(|(name, value)| Matcher {
+                name: name.clone(),
+                op,
+                value: value.clone(),
+            })
             .collect()
     };
     let mut all = legacy(equal, MatchOp::Equal);
@@ -430,9 +480,14 @@ impl MatchOp {
 
     /// Splits a leading operator off `text`.
     fn strip_from(text: &str) -> Option<(MatchOp, &str)> {
-        [MatchOp::Regex, MatchOp::NotEqual, MatchOp::NotRegex, MatchOp::Equal]
-            .into_iter()
-            .find_map(|op| text.strip_prefix(op.as_str()).map(|rest| (op, rest)))
+        [
+            MatchOp::Regex,
+            MatchOp::NotEqual,
+            MatchOp::NotRegex,
+            MatchOp::Equal,
+        ]
+        .into_iter()
+        .find_map(|op| text.strip_prefix(op.as_str()).map(|rest| (op, rest)))
     }
 }
 
@@ -458,7 +513,8 @@ impl Matcher {
     pub fn parse_list(input: &str) -> Result<Vec<Matcher>, String> {
         match parse_classic_matchers(input) {
             Ok(matchers) => Ok(matchers),
-            Err(_) => parse_utf8_matchers(input).map_err(|problem| format!("invalid matcher {input:?}: {problem}")),
+            Err(_) => parse_utf8_matchers(input)
+                .map_err(|problem| format!("invalid matcher {input:?}: {problem}")),
         }
     }
 
@@ -507,7 +563,9 @@ impl Serialize for Matcher {
     }
 }
 
-fn deserialize_matchers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Matcher>, D::Error> {
+fn deserialize_matchers<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Matcher>, D::Error> {
     let entries = Vec::<String>::deserialize(deserializer)?;
     let mut matchers = Vec::new();
     for entry in &entries {
@@ -546,7 +604,10 @@ fn parse_classic_matchers(input: &str) -> Result<Vec<Matcher>, String> {
     if !current.trim_matches(is_ascii_space).is_empty() {
         items.push(current);
     }
-    items.iter().map(|item| parse_classic_matcher(item)).collect()
+    items
+        .iter()
+        .map(|item| parse_classic_matcher(item))
+        .collect()
 }
 
 fn parse_classic_matcher(item: &str) -> Result<Matcher, String> {
@@ -559,7 +620,8 @@ fn parse_classic_matcher(item: &str) -> Result<Matcher, String> {
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(bad_format());
     }
-    let (op, rest) = MatchOp::strip_from(text[name_end..].trim_start_matches(is_ascii_space)).ok_or_else(bad_format)?;
+    let (op, rest) = MatchOp::strip_from(text[name_end..].trim_start_matches(is_ascii_space))
+        .ok_or_else(bad_format)?;
     let value = unescape_classic_value(rest.trim_start_matches(is_ascii_space))?;
     Matcher::checked(name.to_owned(), op, value)
 }
@@ -614,7 +676,9 @@ fn lex_matchers(input: &str) -> Result<Vec<MatcherToken>, String> {
             '{' => MatcherToken::Open,
             '}' => MatcherToken::Close,
             ',' => MatcherToken::Comma,
-            '=' if chars.next_if(|&(_, next)| next == '~').is_some() => MatcherToken::Op(MatchOp::Regex),
+            '=' if chars.next_if(|&(_, next)| next == '~').is_some() => {
+                MatcherToken::Op(MatchOp::Regex)
+            }
             '=' => MatcherToken::Op(MatchOp::Equal),
             '!' => match chars.next() {
                 Some((_, '=')) => MatcherToken::Op(MatchOp::NotEqual),
@@ -637,20 +701,23 @@ fn lex_matchers(input: &str) -> Result<Vec<MatcherToken>, String> {
 }
 
 /// Reads the rest of a double-quoted string (the opening quote is consumed) with Go's escapes.
-fn read_quoted(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Result<String, String> {
+fn read_quoted(
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+) -> Result<String, String> {
     let unterminated = || "unterminated quoted string".to_owned();
     let mut bytes = Vec::new();
-    let mut take_digits = |chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>, count: usize, radix: u32| {
-        let mut value: u32 = 0;
-        for _ in 0..count {
-            let digit = chars
-                .next()
-                .and_then(|(_, c)| c.to_digit(radix))
-                .ok_or_else(|| "invalid escape sequence in quoted string".to_owned())?;
-            value = value * radix + digit;
-        }
-        Ok::<u32, String>(value)
-    };
+    let take_digits =
+        |chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>, count: usize, radix: u32| {
+            let mut value: u32 = 0;
+            for _ in 0..count {
+                let digit = chars
+                    .next()
+                    .and_then(|(_, c)| c.to_digit(radix))
+                    .ok_or_else(|| "invalid escape sequence in quoted string".to_owned())?;
+                value = value * radix + digit;
+            }
+            Ok::<u32, String>(value)
+        };
     loop {
         let (_, c) = chars.next().ok_or_else(unterminated)?;
         let escaped = match c {
@@ -853,7 +920,11 @@ impl Default for SlackConfig {
             image_url: None,
             thumb_url: None,
             link_names: false,
-            mrkdwn_in: vec!["fallback".to_owned(), "pretext".to_owned(), "text".to_owned()],
+            mrkdwn_in: vec![
+                "fallback".to_owned(),
+                "pretext".to_owned(),
+                "text".to_owned(),
+            ],
             actions: Vec::new(),
             http_config: None,
             timeout: PromDuration::from_secs(0),
@@ -875,12 +946,16 @@ impl SlackConfig {
     /// takes the global token (unless it brings its own `authorization`), else the global
     /// webhook; token configs post to `app_url`, by default the global one.
     fn apply_globals(&mut self, global: &AlertmanagerGlobal) {
-        let own_authorization = self.http_config.as_ref().is_some_and(|http| http.authorization.is_some());
+        let own_authorization = self
+            .http_config
+            .as_ref()
+            .is_some_and(|http| http.authorization.is_some());
         if self.http_config.is_none() {
             self.http_config = Some(global.http_config.clone());
         }
         if !self.has_own_webhook() && !self.has_own_token() {
-            let global_token = global.slack_app_token.is_some() || global.slack_app_token_file.is_some();
+            let global_token =
+                global.slack_app_token.is_some() || global.slack_app_token_file.is_some();
             if global_token && !own_authorization {
                 self.app_token = global.slack_app_token.clone();
                 self.app_token_file = global.slack_app_token_file.clone();
@@ -897,14 +972,26 @@ impl SlackConfig {
     /// `self` is the config as written, `resolved` the same after [`SlackConfig::apply_globals`].
     fn validate(&self, resolved: &SlackConfig, path: &str, problems: &mut Problems) {
         if self.api_url.is_some() && self.api_url_file.is_some() {
-            problems.push(path, "at most one of api_url & api_url_file must be configured");
+            problems.push(
+                path,
+                "at most one of api_url & api_url_file must be configured",
+            );
         }
         if self.app_token.is_some() && self.app_token_file.is_some() {
-            problems.push(path, "at most one of app_token & app_token_file must be configured");
+            problems.push(
+                path,
+                "at most one of app_token & app_token_file must be configured",
+            );
         }
-        let app_url = resolved.app_url.as_deref().unwrap_or(SLACK_POST_MESSAGE_URL);
+        let app_url = resolved
+            .app_url
+            .as_deref()
+            .unwrap_or(SLACK_POST_MESSAGE_URL);
         let own_webhook = self.api_url_file.is_some()
-            || self.api_url.as_ref().is_some_and(|url| !is_bot_api_url(url.expose(), app_url));
+            || self
+                .api_url
+                .as_ref()
+                .is_some_and(|url| !is_bot_api_url(url.expose(), app_url));
         if self.has_own_token() && own_webhook {
             problems.push(
                 path,
@@ -912,10 +999,16 @@ impl SlackConfig {
             );
         }
         if !resolved.has_own_webhook() && !resolved.has_own_token() {
-            problems.push(path, "no Slack API URL nor App token set either inline or in a file");
+            problems.push(
+                path,
+                "no Slack API URL nor App token set either inline or in a file",
+            );
         }
         let posts_to_webhook = !resolved.has_own_token()
-            && resolved.api_url.as_ref().is_some_and(|url| !is_bot_api_url(url.expose(), app_url));
+            && resolved
+                .api_url
+                .as_ref()
+                .is_some_and(|url| !is_bot_api_url(url.expose(), app_url));
         if resolved.update_message && posts_to_webhook {
             problems.push(
                 join_path(path, "update_message"),
@@ -925,7 +1018,11 @@ impl SlackConfig {
                 ),
             );
         }
-        if let Some(problem) = self.api_url.as_ref().and_then(|url| http_url_problem(url.expose())) {
+        if let Some(problem) = self
+            .api_url
+            .as_ref()
+            .and_then(|url| http_url_problem(url.expose()))
+        {
             problems.push(join_path(path, "api_url"), problem);
         }
         if let Some(problem) = self.app_url.as_deref().and_then(http_url_problem) {
@@ -941,7 +1038,10 @@ impl SlackConfig {
             }
         }
         for (index, action) in self.actions.iter().enumerate() {
-            action.validate(&format!("{}[{index}]", join_path(path, "actions")), problems);
+            action.validate(
+                &format!("{}[{index}]", join_path(path, "actions")),
+                problems,
+            );
         }
         if let Some(http) = &self.http_config {
             http.validate(&join_path(path, "http_config"), problems);
@@ -984,8 +1084,15 @@ impl SlackAction {
         if self.url.is_none() && self.name.is_none() {
             problems.push(path, "missing name or url in Slack action configuration");
         }
-        if self.confirm.as_ref().is_some_and(|confirm| confirm.text.is_empty()) {
-            problems.push(join_path(path, "confirm"), "missing text in Slack confirmation configuration");
+        if self
+            .confirm
+            .as_ref()
+            .is_some_and(|confirm| confirm.text.is_empty())
+        {
+            problems.push(
+                join_path(path, "confirm"),
+                "missing text in Slack confirmation configuration",
+            );
         }
     }
 }
@@ -1066,11 +1173,13 @@ impl EmailConfig {
         }
         if self.auth_password.is_none() && self.auth_password_file.is_none() {
             self.auth_password.clone_from(&global.smtp_auth_password);
-            self.auth_password_file.clone_from(&global.smtp_auth_password_file);
+            self.auth_password_file
+                .clone_from(&global.smtp_auth_password_file);
         }
         if self.auth_secret.is_none() && self.auth_secret_file.is_none() {
             self.auth_secret.clone_from(&global.smtp_auth_secret);
-            self.auth_secret_file.clone_from(&global.smtp_auth_secret_file);
+            self.auth_secret_file
+                .clone_from(&global.smtp_auth_secret_file);
         }
         self.require_tls.get_or_insert(global.smtp_require_tls);
         if self.force_implicit_tls.is_none() {
@@ -1098,15 +1207,24 @@ impl EmailConfig {
             problems.push(join_path(path, "from"), "no global SMTP from set");
         }
         if self.auth_password.is_some() && self.auth_password_file.is_some() {
-            problems.push(path, "at most one of auth_password & auth_password_file must be configured");
+            problems.push(
+                path,
+                "at most one of auth_password & auth_password_file must be configured",
+            );
         }
         if self.auth_secret.is_some() && self.auth_secret_file.is_some() {
-            problems.push(path, "at most one of auth_secret & auth_secret_file must be configured");
+            problems.push(
+                path,
+                "at most one of auth_secret & auth_secret_file must be configured",
+            );
         }
         let mut header_names = BTreeSet::new();
         for name in self.headers.keys() {
             if !header_names.insert(name.to_ascii_lowercase()) {
-                problems.push(join_path(path, "headers"), format!("duplicate header {name:?} in email config"));
+                problems.push(
+                    join_path(path, "headers"),
+                    format!("duplicate header {name:?} in email config"),
+                );
             }
         }
         if let Some(tls) = &self.tls_config {
@@ -1161,7 +1279,9 @@ impl WebhookConfig {
     fn validate(&self, path: &str, problems: &mut Problems) {
         match (&self.url, &self.url_file) {
             (None, None) => problems.push(path, "one of url or url_file must be configured"),
-            (Some(_), Some(_)) => problems.push(path, "at most one of url & url_file must be configured"),
+            (Some(_), Some(_)) => {
+                problems.push(path, "at most one of url & url_file must be configured")
+            }
             (Some(url), None) => {
                 if let Some(problem) = http_url_problem(url.expose()) {
                     problems.push(join_path(path, "url"), problem);
@@ -1198,19 +1318,42 @@ pub struct InhibitRule {
 
 impl InhibitRule {
     pub fn all_source_matchers(&self) -> Vec<Matcher> {
-        combine_matchers(&self.source_matchers, &self.source_match, &self.source_match_re)
+        combine_matchers(
+            &self.source_matchers,
+            &self.source_match,
+            &self.source_match_re,
+        )
     }
 
     pub fn all_target_matchers(&self) -> Vec<Matcher> {
-        combine_matchers(&self.target_matchers, &self.target_match, &self.target_match_re)
+        combine_matchers(
+            &self.target_matchers,
+            &self.target_match,
+            &self.target_match_re,
+        )
     }
 
     fn validate(&self, path: &str, problems: &mut Problems) {
-        check_legacy_matchers(&self.source_match, &self.source_match_re, path, "source_match", problems);
-        check_legacy_matchers(&self.target_match, &self.target_match_re, path, "target_match", problems);
+        check_legacy_matchers(
+            &self.source_match,
+            &self.source_match_re,
+            path,
+            "source_match",
+            problems,
+        );
+        check_legacy_matchers(
+            &self.target_match,
+            &self.target_match_re,
+            path,
+            "target_match",
+            problems,
+        );
         for name in &self.equal {
             if !is_valid_label_name(name) {
-                problems.push(join_path(path, "equal"), format!("invalid label name {name:?} in equal list"));
+                problems.push(
+                    join_path(path, "equal"),
+                    format!("invalid label name {name:?} in equal list"),
+                );
             }
         }
     }
@@ -1265,14 +1408,20 @@ impl TryFrom<TimeRangeText> for TimeRange {
                 text.start_time, text.end_time
             ));
         }
-        Ok(TimeRange { start_minute, end_minute })
+        Ok(TimeRange {
+            start_minute,
+            end_minute,
+        })
     }
 }
 
 impl From<TimeRange> for TimeRangeText {
     fn from(range: TimeRange) -> Self {
         let clock = |minute: u16| format!("{:02}:{:02}", minute / 60, minute % 60);
-        TimeRangeText { start_time: clock(range.start_minute), end_time: clock(range.end_minute) }
+        TimeRangeText {
+            start_time: clock(range.start_minute),
+            end_time: clock(range.end_minute),
+        }
     }
 }
 
@@ -1293,14 +1442,13 @@ fn parse_clock(text: &str) -> Result<u16, String> {
 }
 
 /// Splits `begin:end` or a single `value` (begin = end) and parses both ends.
-fn parse_range<T>(text: &str, parse_one: impl Fn(&str) -> Result<T, String>) -> Result<(T, T), String> {
+fn parse_range<T: Copy>(
+    text: &str,
+    parse_one: impl Fn(&str) -> Result<T, String>,
+) -> Result<(T, T), String> {
     match text.split_once(':') {
         Some((begin, end)) => Ok((parse_one(begin.trim())?, parse_one(end.trim())?)),
-        None => {
-            let value = parse_one(text.trim())?;
-            let again = parse_one(text.trim())?;
-            Ok((value, again))
-        }
+        None => parse_one(text.trim()).map(|value| (value, value)),
     }
 }
 
@@ -1312,10 +1460,28 @@ fn format_range(begin: impl fmt::Display, end: impl fmt::Display, same: bool) ->
     }
 }
 
-const WEEKDAYS: [&str; 7] = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
+const WEEKDAYS: [&str; 7] = [
+    "sunday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+];
 const MONTHS: [&str; 12] = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 
 /// Days of the week, 0 = Sunday to 6 = Saturday, inclusive; written `monday:friday` or `sunday`.
@@ -1398,7 +1564,12 @@ impl TryFrom<String> for MonthRange {
                 .position(|name| name.eq_ignore_ascii_case(month))
                 .and_then(|index| u8::try_from(index + 1).ok());
             by_name
-                .or_else(|| month.parse::<u8>().ok().filter(|number| (1..=12).contains(number)))
+                .or_else(|| {
+                    month
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|number| (1..=12).contains(number))
+                })
                 .ok_or_else(|| format!("{month:?} is not a valid month"))
         })?;
         if begin > end {
@@ -1472,7 +1643,8 @@ impl AlertmanagerConfig {
     }
 
     /// Checks everything alertmanager.yml's loader checks, plus one problem per use of an
-    /// integration Sightline does not support yet. `path` is the key of this block.
+    /// integration Sightline does not support yet. `path` is the key of this block. An empty
+    /// block (no route, no receivers) is valid: alerting then notifies nobody.
     pub fn validate(&self, path: &str, problems: &mut Problems) {
         self.global.validate(&join_path(path, "global"), problems);
         let names = DefinedNames {
@@ -1480,12 +1652,18 @@ impl AlertmanagerConfig {
             time_intervals: self.check_time_intervals(path, problems),
         };
         for (index, rule) in self.inhibit_rules.iter().enumerate() {
-            rule.validate(&format!("{}[{index}]", join_path(path, "inhibit_rules")), problems);
+            rule.validate(
+                &format!("{}[{index}]", join_path(path, "inhibit_rules")),
+                problems,
+            );
         }
 
         let route_path = join_path(path, "route");
         let Some(route) = &self.route else {
-            problems.push(route_path, "no route provided");
+            // Without receivers either, the block is absent: nothing is sent anywhere.
+            if !self.receivers.is_empty() {
+                problems.push(route_path, "no route provided");
+            }
             return;
         };
         if route.receiver.is_empty() {
@@ -1495,10 +1673,16 @@ impl AlertmanagerConfig {
             problems.push(&route_path, "root route must not have any matchers");
         }
         if !route.mute_time_intervals.is_empty() {
-            problems.push(&route_path, "root route must not have any mute time intervals");
+            problems.push(
+                &route_path,
+                "root route must not have any mute time intervals",
+            );
         }
         if !route.active_time_intervals.is_empty() {
-            problems.push(&route_path, "root route must not have any active time intervals");
+            problems.push(
+                &route_path,
+                "root route must not have any active time intervals",
+            );
         }
         route.validate(&route_path, &names, problems);
     }
@@ -1507,10 +1691,15 @@ impl AlertmanagerConfig {
     fn check_receivers(&self, path: &str, problems: &mut Problems) -> BTreeSet<&str> {
         let resolved = self.with_global_defaults();
         let mut names = BTreeSet::new();
-        for (index, (receiver, resolved)) in self.receivers.iter().zip(&resolved.receivers).enumerate() {
+        for (index, (receiver, resolved)) in
+            self.receivers.iter().zip(&resolved.receivers).enumerate()
+        {
             let receiver_path = format!("{}[{index}]", join_path(path, "receivers"));
             if receiver.name.is_empty() {
-                problems.push(join_path(&receiver_path, "name"), "missing name in receiver");
+                problems.push(
+                    join_path(&receiver_path, "name"),
+                    "missing name in receiver",
+                );
             } else if !names.insert(receiver.name.as_str()) {
                 problems.push(
                     join_path(&receiver_path, "name"),
@@ -1526,18 +1715,35 @@ impl AlertmanagerConfig {
                     );
                 }
             }
-            let configs = receiver.slack_configs.iter().zip(&resolved.slack_configs).enumerate();
+            let configs = receiver
+                .slack_configs
+                .iter()
+                .zip(&resolved.slack_configs)
+                .enumerate();
             for (config_index, (slack, resolved_slack)) in configs {
-                let config_path = format!("{}[{config_index}]", join_path(&receiver_path, "slack_configs"));
+                let config_path = format!(
+                    "{}[{config_index}]",
+                    join_path(&receiver_path, "slack_configs")
+                );
                 slack.validate(resolved_slack, &config_path, problems);
             }
-            let configs = receiver.email_configs.iter().zip(&resolved.email_configs).enumerate();
+            let configs = receiver
+                .email_configs
+                .iter()
+                .zip(&resolved.email_configs)
+                .enumerate();
             for (config_index, (email, resolved_email)) in configs {
-                let config_path = format!("{}[{config_index}]", join_path(&receiver_path, "email_configs"));
+                let config_path = format!(
+                    "{}[{config_index}]",
+                    join_path(&receiver_path, "email_configs")
+                );
                 email.validate(resolved_email, &config_path, problems);
             }
             for (config_index, webhook) in receiver.webhook_configs.iter().enumerate() {
-                let config_path = format!("{}[{config_index}]", join_path(&receiver_path, "webhook_configs"));
+                let config_path = format!(
+                    "{}[{config_index}]",
+                    join_path(&receiver_path, "webhook_configs")
+                );
                 webhook.validate(&config_path, problems);
             }
         }
@@ -1556,12 +1762,18 @@ impl AlertmanagerConfig {
                 if interval.name.is_empty() {
                     problems.push(name_path, "missing name in time interval");
                 } else if !names.insert(interval.name.as_str()) {
-                    problems.push(name_path, format!("time interval {:?} is not unique", interval.name));
+                    problems.push(
+                        name_path,
+                        format!("time interval {:?} is not unique", interval.name),
+                    );
                 }
                 for (spec_index, spec) in interval.time_intervals.iter().enumerate() {
                     if spec.location.as_deref().is_some_and(str::is_empty) {
                         problems.push(
-                            format!("{}[{index}].time_intervals[{spec_index}].location", join_path(path, key)),
+                            format!(
+                                "{}[{index}].time_intervals[{spec_index}].location",
+                                join_path(path, key)
+                            ),
                             "location must not be empty",
                         );
                     }
@@ -1577,7 +1789,10 @@ mod tests {
     use super::*;
 
     fn reference(relative: &str) -> String {
-        let path = format!("{}/../shared/reference/alertmanager/{relative}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../shared/reference/alertmanager/{relative}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
     }
 
@@ -1654,7 +1869,10 @@ receivers:
         ];
 
         // Every .yml file in the reference folders is covered by the table.
-        let base = format!("{}/../shared/reference/alertmanager", env!("CARGO_MANIFEST_DIR"));
+        let base = format!(
+            "{}/../shared/reference/alertmanager",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut on_disk = BTreeSet::new();
         for folder in ["", "config-testdata/"] {
             for entry in std::fs::read_dir(format!("{base}/{folder}")).unwrap() {
@@ -1673,8 +1891,10 @@ receivers:
         }
 
         // With a real URL in place of the placeholder, the Slack example is valid.
-        let fixed = reference("slack-notifications.yml")
-            .replace("<slack_webhook_url>", "https://hooks.slack.com/services/T0/B0/X");
+        let fixed = reference("slack-notifications.yml").replace(
+            "<slack_webhook_url>",
+            "https://hooks.slack.com/services/T0/B0/X",
+        );
         assert!(problems_of(&parse(&fixed)).is_empty());
     }
 
@@ -1683,15 +1903,28 @@ receivers:
         let simple = parse(&reference("simple.yml"));
         let route = simple.route.as_ref().unwrap();
         assert_eq!(route.receiver, "team-X-mails");
-        assert_eq!(route.repeat_interval, Some(PromDuration::from_secs(3 * 3600)));
+        assert_eq!(
+            route.repeat_interval,
+            Some(PromDuration::from_secs(3 * 3600))
+        );
         assert_eq!(route.routes.len(), 3);
         assert_eq!(
             route.routes[0].matchers,
-            [Matcher { name: "service".into(), op: MatchOp::Regex, value: "foo1|foo2|baz".into() }]
+            [Matcher {
+                name: "service".into(),
+                op: MatchOp::Regex,
+                value: "foo1|foo2|baz".into()
+            }]
         );
         assert!(route.routes[2].routes[0].continue_matching);
-        assert_eq!(simple.inhibit_rules[0].equal, ["alertname", "cluster", "service"]);
-        assert_eq!(simple.inhibit_rules[0].source_matchers[0].to_string(), "severity=\"critical\"");
+        assert_eq!(
+            simple.inhibit_rules[0].equal,
+            ["alertname", "cluster", "service"]
+        );
+        assert_eq!(
+            simple.inhibit_rules[0].source_matchers[0].to_string(),
+            "severity=\"critical\""
+        );
         assert_eq!(simple.templates, ["/etc/alertmanager/template/*.tmpl"]);
         assert_eq!(simple.tracing, Some(Discarded));
         let password = simple.global.smtp_auth_password.as_ref().unwrap();
@@ -1699,32 +1932,61 @@ receivers:
 
         let good = parse(&reference("config-testdata/conf.good.yml"));
         let good_route = good.route.as_ref().unwrap();
-        assert_eq!(good_route.routes[0].match_re["service"], "^(foo1|foo2|baz)$");
+        assert_eq!(
+            good_route.routes[0].match_re["service"],
+            "^(foo1|foo2|baz)$"
+        );
         assert_eq!(
             good_route.routes[1].all_matchers(),
-            [Matcher { name: "service".into(), op: MatchOp::Equal, value: "files".into() }]
+            [Matcher {
+                name: "service".into(),
+                op: MatchOp::Equal,
+                value: "files".into()
+            }]
         );
         assert_eq!(
             good.inhibit_rules[0].all_source_matchers(),
-            [Matcher { name: "severity".into(), op: MatchOp::Equal, value: "critical".into() }]
+            [Matcher {
+                name: "severity".into(),
+                op: MatchOp::Equal,
+                value: "critical".into()
+            }]
         );
-        assert_eq!(good.inhibit_rules[0].all_target_matchers()[0].value, "warning");
+        assert_eq!(
+            good.inhibit_rules[0].all_target_matchers()[0].value,
+            "warning"
+        );
         assert_eq!(good.global.smtp_hello, "host.example.org");
-        assert_eq!(good.global.http_config.proxy_url.as_deref(), Some("http://127.0.0.1:1025"));
+        assert_eq!(
+            good.global.http_config.proxy_url.as_deref(),
+            Some("http://127.0.0.1:1025")
+        );
         let slack = &good.receivers[8].slack_configs[0];
         assert_eq!(slack.channel.as_deref(), Some("#my-channel"));
-        assert_eq!(slack.image_url.as_deref(), Some("http://some.img.com/img.png"));
+        assert_eq!(
+            slack.image_url.as_deref(),
+            Some("http://some.img.com/img.png")
+        );
         // Receivers without their own http_config get the global one.
         let resolved = good.with_global_defaults();
         let resolved_slack = &resolved.receivers[8].slack_configs[0];
-        assert_eq!(resolved_slack.http_config.as_ref(), Some(&good.global.http_config));
-        assert_eq!(resolved_slack.api_url.as_ref().unwrap().expose(), "http://mysecret.example.com/");
+        assert_eq!(
+            resolved_slack.http_config.as_ref(),
+            Some(&good.global.http_config)
+        );
+        assert_eq!(
+            resolved_slack.api_url.as_ref().unwrap().expose(),
+            "http://mysecret.example.com/"
+        );
         let email = &resolved.receivers[0].email_configs[0];
         assert_eq!(email.smarthost.as_deref(), Some("localhost:25"));
         assert_eq!(email.from.as_deref(), Some("alertmanager@example.org"));
         assert_eq!(email.hello.as_deref(), Some("host.example.org"));
         assert_eq!(email.auth_username.as_deref(), Some("alertmanager"));
-        assert_eq!(email.auth_password.as_ref().unwrap().expose(), "multiline\nmysecret");
+        assert_eq!(
+            email.auth_password.as_ref().unwrap().expose(),
+            "multiline\nmysecret"
+        );
         assert_eq!(email.require_tls, Some(true));
     }
 
@@ -1736,13 +1998,28 @@ receivers:
         assert_eq!(root_settings.receiver, "default");
         assert_eq!(root_settings.group_wait, PromDuration::from_secs(30));
         assert_eq!(root_settings.group_interval, PromDuration::from_secs(300));
-        assert_eq!(root_settings.repeat_interval, PromDuration::from_secs(4 * 3600));
-        assert_eq!(root_settings.group_by, GroupBy::Labels(vec!["alertname".into()]));
+        assert_eq!(
+            root_settings.repeat_interval,
+            PromDuration::from_secs(4 * 3600)
+        );
+        assert_eq!(
+            root_settings.group_by,
+            GroupBy::Labels(vec!["alertname".into()])
+        );
         let database = root.routes[0].resolve(Some(&root_settings));
         assert_eq!(database.receiver, "dba");
-        assert_eq!(database.group_by, GroupBy::Labels(vec!["alertname".into(), "database".into()]));
-        assert_eq!(database.labels["reason"], "database {{ .GroupLabels.database }}");
-        assert_eq!(database.labels["description"], root_settings.labels["description"]);
+        assert_eq!(
+            database.group_by,
+            GroupBy::Labels(vec!["alertname".into(), "database".into()])
+        );
+        assert_eq!(
+            database.labels["reason"],
+            "database {{ .GroupLabels.database }}"
+        );
+        assert_eq!(
+            database.labels["description"],
+            root_settings.labels["description"]
+        );
         let network = &root.routes[1];
         assert_eq!(network.matchers.len(), 2);
         assert_eq!(network.matchers[1].name, "link_z_device");
@@ -1786,33 +2063,64 @@ receivers: [{name: a}, {name: b}]
 
     #[test]
     fn slack_globals_are_inherited_like_upstream() {
-        let config = parse(&reference("config-testdata/conf.slack-default-api-url-file.yml"));
+        let config = parse(&reference(
+            "config-testdata/conf.slack-default-api-url-file.yml",
+        ));
         let resolved = config.with_global_defaults();
         let slack = &resolved.receivers[0].slack_configs;
         assert_eq!(slack[0].api_url_file.as_deref(), Some("/global_file"));
         assert!(slack[0].api_url.is_none());
         assert_eq!(slack[1].api_url_file.as_deref(), Some("/override_file"));
-        assert_eq!(slack[2].api_url.as_ref().unwrap().expose(), "http://mysecret.example.com/");
+        assert_eq!(
+            slack[2].api_url.as_ref().unwrap().expose(),
+            "http://mysecret.example.com/"
+        );
         assert!(slack[2].api_url_file.is_none());
 
-        let config = parse(&reference("config-testdata/conf.slack-default-app-token.yml"));
+        let config = parse(&reference(
+            "config-testdata/conf.slack-default-app-token.yml",
+        ));
         let resolved = config.with_global_defaults();
         let slack = &resolved.receivers[0].slack_configs;
-        let token = |index: usize| slack[index].app_token.as_ref().map(|token| token.expose().to_owned());
+        let token = |index: usize| {
+            slack[index]
+                .app_token
+                .as_ref()
+                .map(|token| token.expose().to_owned())
+        };
         assert_eq!(token(0).as_deref(), Some("xoxb-1234-abcdefgh"));
         assert_eq!(slack[0].app_url.as_deref(), Some(SLACK_POST_MESSAGE_URL));
         assert_eq!(token(1).as_deref(), Some("xoxb-1234-xxxxxx"));
         assert_eq!(slack[1].app_url.as_deref(), Some(SLACK_POST_MESSAGE_URL));
         assert_eq!(token(2).as_deref(), Some("xoxb-1234-abcdefgh"));
-        assert_eq!(slack[2].app_url.as_deref(), Some("http://api.fakeslack.example/"));
+        assert_eq!(
+            slack[2].app_url.as_deref(),
+            Some("http://api.fakeslack.example/")
+        );
         // Its own authorization header: no global token, posts to the global URL.
         assert_eq!(token(3), None);
-        assert_eq!(slack[3].api_url.as_ref().unwrap().expose(), SLACK_POST_MESSAGE_URL);
-        let authorization = slack[3].http_config.as_ref().unwrap().effective_authorization().unwrap();
-        assert_eq!(authorization.credentials.unwrap().expose(), "xoxb-my-bot-token");
+        assert_eq!(
+            slack[3].api_url.as_ref().unwrap().expose(),
+            SLACK_POST_MESSAGE_URL
+        );
+        let authorization = slack[3]
+            .http_config
+            .as_ref()
+            .unwrap()
+            .effective_authorization()
+            .unwrap();
+        assert_eq!(
+            authorization.credentials.unwrap().expose(),
+            "xoxb-my-bot-token"
+        );
         // An explicit webhook keeps its URL and gets no token.
         assert_eq!(token(4), None);
-        assert!(slack[4].api_url.as_ref().unwrap().expose().starts_with("https://hooks.slack.com/"));
+        assert!(slack[4]
+            .api_url
+            .as_ref()
+            .unwrap()
+            .expose()
+            .starts_with("https://hooks.slack.com/"));
         assert!(slack[4].send_resolved);
     }
 
@@ -1832,13 +2140,19 @@ receivers: [{name: a}, {name: b}]
             let text = format!("route: {{receiver: r}}\nreceivers:\n  - name: r\n    slack_configs:\n      - {indented}\n");
             assert_eq!(
                 problems_of(&parse(&text)),
-                [format!("alertmanager.receivers[0].slack_configs[0]{expected}")],
+                [format!(
+                    "alertmanager.receivers[0].slack_configs[0]{expected}"
+                )],
                 "{fields}"
             );
         }
         // A bot token with update_message is fine; so is the legacy bot-token URL with a token.
         let ok = "route: {receiver: r}\nreceivers:\n  - name: r\n    slack_configs:\n      - app_token: x\n        update_message: true\n      - app_token: y\n        api_url: https://slack.com/api/chat.postMessage\n";
-        assert!(problems_of(&parse(ok)).is_empty(), "{:?}", problems_of(&parse(ok)));
+        assert!(
+            problems_of(&parse(ok)).is_empty(),
+            "{:?}",
+            problems_of(&parse(ok))
+        );
     }
 
     #[test]
@@ -1854,8 +2168,14 @@ receivers: [{name: a}, {name: b}]
         let slack = &receiver.slack_configs[0];
         assert!(!slack.send_resolved);
         assert_eq!(slack.title, "{{ template \"slack.default.title\" . }}");
-        assert_eq!(slack.title_link, "{{ template \"slack.default.titlelink\" . }}");
-        assert_eq!(slack.callback_id, "{{ template \"slack.default.callbackid\" . }}");
+        assert_eq!(
+            slack.title_link,
+            "{{ template \"slack.default.titlelink\" . }}"
+        );
+        assert_eq!(
+            slack.callback_id,
+            "{{ template \"slack.default.callbackid\" . }}"
+        );
         assert_eq!(slack.mrkdwn_in, ["fallback", "pretext", "text"]);
         assert!(slack.timeout.is_zero());
         assert!(receiver.webhook_configs[0].send_resolved);
@@ -1866,8 +2186,14 @@ receivers: [{name: a}, {name: b}]
         assert_eq!(email.threading.thread_by_date, ThreadByDate::Daily);
         assert!(problems_of(&config).is_empty());
         let resolved = config.with_global_defaults();
-        assert_eq!(resolved.receivers[0].email_configs[0].hello.as_deref(), Some("localhost"));
-        assert_eq!(resolved.receivers[0].webhook_configs[0].http_config, Some(HttpClientConfig::default()));
+        assert_eq!(
+            resolved.receivers[0].email_configs[0].hello.as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            resolved.receivers[0].webhook_configs[0].http_config,
+            Some(HttpClientConfig::default())
+        );
     }
 
     #[test]
@@ -1917,13 +2243,18 @@ inhibit_rules:
             "alertmanager.route.routes[1].group_by: cannot have wildcard group_by (`...`) and other labels at the same time",
             "alertmanager.route.routes[1].match: invalid label name \"bad-name\"",
         ];
-        let (regex_problems, others): (Vec<_>, Vec<_>) =
-            problems.iter().partition(|problem| problem.contains("route.routes[1].match_re.a"));
+        let (regex_problems, others): (Vec<_>, Vec<_>) = problems
+            .iter()
+            .partition(|problem| problem.contains("route.routes[1].match_re.a"));
         assert_eq!(others, expected);
         assert_eq!(regex_problems.len(), 1);
         assert!(regex_problems[0].contains("invalid regular expression \"(unclosed\""));
 
-        assert_eq!(problems_of(&parse("receivers: [{name: r}]")), ["alertmanager.route: no route provided"]);
+        assert_eq!(
+            problems_of(&parse("receivers: [{name: r}]")),
+            ["alertmanager.route: no route provided"]
+        );
+        assert!(problems_of(&AlertmanagerConfig::default()).is_empty());
     }
 
     #[test]
@@ -1944,65 +2275,123 @@ inhibit_rules:
             "inhibit_rules: [{source: x}]",
             "time_intervals: [{name: x, time_intervals: [{days: [monday]}]}]",
             "unknown_top_level: 1",
-            "route: {receiver: r, matchers: ['foo==bar']}",
+            "route: {receiver: r, matchers: ['foo=bar\"']}",
             "inhibit_rules: [{target_matchers: ['a=~\"(\"']}]",
         ] {
-            assert!(serde_saphyr::from_str::<AlertmanagerConfig>(text).is_err(), "{text}");
+            assert!(
+                serde_saphyr::from_str::<AlertmanagerConfig>(text).is_err(),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn matchers_parse_like_upstream() {
-        let m = |name: &str, op: MatchOp, value: &str| Matcher { name: name.into(), op, value: value.into() };
+        let m = |name: &str, op: MatchOp, value: &str| Matcher {
+            name: name.into(),
+            op,
+            value: value.into(),
+        };
         let cases: Vec<(&str, Vec<Matcher>)> = vec![
-            ("severity=\"critical\"", vec![m("severity", MatchOp::Equal, "critical")]),
-            ("alertname=~\"A|B\"", vec![m("alertname", MatchOp::Regex, "A|B")]),
-            ("env !~ preprod", vec![m("env", MatchOp::NotRegex, "preprod")]),
+            (
+                "severity=\"critical\"",
+                vec![m("severity", MatchOp::Equal, "critical")],
+            ),
+            (
+                "alertname=~\"A|B\"",
+                vec![m("alertname", MatchOp::Regex, "A|B")],
+            ),
+            (
+                "env !~ preprod",
+                vec![m("env", MatchOp::NotRegex, "preprod")],
+            ),
             ("dings != bums", vec![m("dings", MatchOp::NotEqual, "bums")]),
             ("foo=", vec![m("foo", MatchOp::Equal, "")]),
             ("foo = bar baz", vec![m("foo", MatchOp::Equal, "bar baz")]),
-            ("a=\"x,y\", b=~\"[0-9]+\"", vec![m("a", MatchOp::Equal, "x,y"), m("b", MatchOp::Regex, "[0-9]+")]),
-            ("{alertname=\"Watchdog\", severity=~\"warning|critical\",}", vec![
-                m("alertname", MatchOp::Equal, "Watchdog"),
-                m("severity", MatchOp::Regex, "warning|critical"),
-            ]),
+            (
+                "a=\"x,y\", b=~\"[0-9]+\"",
+                vec![
+                    m("a", MatchOp::Equal, "x,y"),
+                    m("b", MatchOp::Regex, "[0-9]+"),
+                ],
+            ),
+            (
+                "{alertname=\"Watchdog\", severity=~\"warning|critical\",}",
+                vec![
+                    m("alertname", MatchOp::Equal, "Watchdog"),
+                    m("severity", MatchOp::Regex, "warning|critical"),
+                ],
+            ),
             // Classic escapes: \" \n \\ resolve, other backslashes stay literal.
-            (r#"re=~"\d+\.\"x\"""#, vec![m("re", MatchOp::Regex, r#"\d+\."x""#)]),
-            (r#"a="line\nbreak\\""#, vec![m("a", MatchOp::Equal, "line\nbreak\\")]),
+            (
+                r#"re=~"\d+\.\"x\"""#,
+                vec![m("re", MatchOp::Regex, r#"\d+\."x""#)],
+            ),
+            (
+                r#"a="line\nbreak\\""#,
+                vec![m("a", MatchOp::Equal, "line\nbreak\\")],
+            ),
             // Only the UTF-8 syntax accepts these: quoted or non-classic names.
-            ("\"service.name\"=\"api\"", vec![m("service.name", MatchOp::Equal, "api")]),
-            ("Προμηθεύς=fire", vec![m("Προμηθεύς", MatchOp::Equal, "fire")]),
-            ("{\n   alertname = \"Watchdog\",\n   severity =~ \"warning|critical\",\n}\n", vec![
-                m("alertname", MatchOp::Equal, "Watchdog"),
-                m("severity", MatchOp::Regex, "warning|critical"),
-            ]),
-            ("{quote=~\"She said: \\\"Hi, all!( How're you…)?\\\"\"}\n", vec![
-                m("quote", MatchOp::Regex, "She said: \"Hi, all!( How're you…)?\""),
-            ]),
-            ("\"smile\"=\"\\xf0\\x9f\\x99\\x82 \\u00e9\"", vec![m("smile", MatchOp::Equal, "🙂 é")]),
+            (
+                "\"service.name\"=\"api\"",
+                vec![m("service.name", MatchOp::Equal, "api")],
+            ),
+            (
+                "Προμηθεύς=fire",
+                vec![m("Προμηθεύς", MatchOp::Equal, "fire")],
+            ),
+            (
+                "{\n   alertname = \"Watchdog\",\n   severity =~ \"warning|critical\",\n}\n",
+                vec![
+                    m("alertname", MatchOp::Equal, "Watchdog"),
+                    m("severity", MatchOp::Regex, "warning|critical"),
+                ],
+            ),
+            (
+                "{quote=~\"She said: \\\"Hi, all!( How're you…)?\\\"\"}\n",
+                vec![m(
+                    "quote",
+                    MatchOp::Regex,
+                    "She said: \"Hi, all!( How're you…)?\"",
+                )],
+            ),
+            (
+                "\"smile\"=\"\\xf0\\x9f\\x99\\x82 \\u00e9\"",
+                vec![m("smile", MatchOp::Equal, "🙂 é")],
+            ),
             ("", vec![]),
             ("{}", vec![]),
+            // Upstream's fallback mode is this lenient too.
+            ("foo==bar", vec![m("foo", MatchOp::Equal, "=bar")]),
+            ("{a=b", vec![m("a", MatchOp::Equal, "b")]),
+            ("1abc=x", vec![m("1abc", MatchOp::Equal, "x")]),
         ];
         for (input, expected) in cases {
-            assert_eq!(Matcher::parse_list(input).as_ref(), Ok(&expected), "{input:?}");
+            assert_eq!(
+                Matcher::parse_list(input).as_ref(),
+                Ok(&expected),
+                "{input:?}"
+            );
             for matcher in &expected {
                 let printed = matcher.to_string();
-                assert_eq!(Matcher::parse_list(&printed), Ok(vec![matcher.clone()]), "{printed}");
+                assert_eq!(
+                    Matcher::parse_list(&printed),
+                    Ok(vec![matcher.clone()]),
+                    "{printed}"
+                );
             }
         }
         for bad in [
             "foo",
-            "foo==bar",
+            "=bar",
             "foo=bar\"",
             "foo=\"bar",
             "foo=\"bar\"baz",
             "a=b,,c=d",
             "{{a=b}}",
-            "1abc=x",
             "a=~\"(\"",
             "a!b",
             "\"\"=x",
-            "{a=b} c=d",
         ] {
             let error = Matcher::parse_list(bad).expect_err(bad);
             assert!(error.starts_with("invalid matcher"), "{bad}: {error}");
@@ -2038,25 +2427,74 @@ mute_time_intervals:
         years: ['2020:2022', 2030]
 "#,
         );
-        assert!(problems_of(&config).is_empty(), "{:?}", problems_of(&config));
+        assert!(
+            problems_of(&config).is_empty(),
+            "{:?}",
+            problems_of(&config)
+        );
         let spec = &config.time_intervals[0].time_intervals[0];
-        assert_eq!(spec.times[0], TimeRange { start_minute: 0, end_minute: 540 });
-        assert_eq!(spec.times[1], TimeRange { start_minute: 1020, end_minute: 1440 });
-        assert_eq!(spec.weekdays, [WeekdayRange { begin: 1, end: 5 }, WeekdayRange { begin: 0, end: 0 }]);
+        assert_eq!(
+            spec.times[0],
+            TimeRange {
+                start_minute: 0,
+                end_minute: 540
+            }
+        );
+        assert_eq!(
+            spec.times[1],
+            TimeRange {
+                start_minute: 1020,
+                end_minute: 1440
+            }
+        );
+        assert_eq!(
+            spec.weekdays,
+            [
+                WeekdayRange { begin: 1, end: 5 },
+                WeekdayRange { begin: 0, end: 0 }
+            ]
+        );
         assert_eq!(spec.location.as_deref(), Some("Europe/Berlin"));
         let holidays = &config.mute_time_intervals[0].time_intervals[0];
-        assert_eq!(holidays.days_of_month[1], DayOfMonthRange { begin: -3, end: -1 });
-        assert_eq!(holidays.days_of_month[2], DayOfMonthRange { begin: 25, end: 25 });
-        assert_eq!(holidays.days_of_month[3], DayOfMonthRange { begin: 1, end: -1 });
-        assert_eq!(holidays.months, [
-            MonthRange { begin: 12, end: 12 },
-            MonthRange { begin: 1, end: 3 },
-            MonthRange { begin: 5, end: 8 },
-        ]);
-        assert_eq!(holidays.years, [YearRange { begin: 2020, end: 2022 }, YearRange { begin: 2030, end: 2030 }]);
+        assert_eq!(
+            holidays.days_of_month[1],
+            DayOfMonthRange { begin: -3, end: -1 }
+        );
+        assert_eq!(
+            holidays.days_of_month[2],
+            DayOfMonthRange { begin: 25, end: 25 }
+        );
+        assert_eq!(
+            holidays.days_of_month[3],
+            DayOfMonthRange { begin: 1, end: -1 }
+        );
+        assert_eq!(
+            holidays.months,
+            [
+                MonthRange { begin: 12, end: 12 },
+                MonthRange { begin: 1, end: 3 },
+                MonthRange { begin: 5, end: 8 },
+            ]
+        );
+        assert_eq!(
+            holidays.years,
+            [
+                YearRange {
+                    begin: 2020,
+                    end: 2022
+                },
+                YearRange {
+                    begin: 2030,
+                    end: 2030
+                }
+            ]
+        );
 
         let json = serde_json::to_value(&config.time_intervals).unwrap();
-        assert_eq!(json[0]["time_intervals"][0]["times"][0]["end_time"], "09:00");
+        assert_eq!(
+            json[0]["time_intervals"][0]["times"][0]["end_time"],
+            "09:00"
+        );
         assert_eq!(json[0]["time_intervals"][0]["weekdays"][0], "monday:friday");
         let back: Vec<TimeInterval> = serde_json::from_value(json).unwrap();
         assert_eq!(back, config.time_intervals);
@@ -2077,7 +2515,10 @@ mute_time_intervals:
             "years: ['2022:2020']",
         ] {
             let text = format!("time_intervals: [{{name: x, time_intervals: [{{{bad}}}]}}]");
-            assert!(serde_saphyr::from_str::<AlertmanagerConfig>(&text).is_err(), "{bad}");
+            assert!(
+                serde_saphyr::from_str::<AlertmanagerConfig>(&text).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -2141,10 +2582,20 @@ receivers:
     email_configs: [{to: a@b.c, auth_password: email-pass-9}]
 "#,
         );
-        for printed in [format!("{config:?}"), format!("{:?}", config.with_global_defaults())] {
+        for printed in [
+            format!("{config:?}"),
+            format!("{:?}", config.with_global_defaults()),
+        ] {
             for secret in [
-                "smtp-pass-1", "smtp-secret-2", "xoxb-global-3", "opsgenie-4", "http-pass-5", "SECRET-6",
-                "xoxb-local-7", "webhook-pass-8", "email-pass-9",
+                "smtp-pass-1",
+                "smtp-secret-2",
+                "xoxb-global-3",
+                "opsgenie-4",
+                "http-pass-5",
+                "SECRET-6",
+                "xoxb-local-7",
+                "webhook-pass-8",
+                "email-pass-9",
             ] {
                 assert!(!printed.contains(secret), "{secret} leaked");
             }
@@ -2158,12 +2609,24 @@ receivers:
     fn serialization_round_trips_without_secrets() {
         let config = parse(&reference("route_labels.yml"));
         let json = serde_json::to_value(&config).unwrap();
-        assert_eq!(json["route"]["routes"][0]["matchers"][0], "service=\"database\"");
+        assert_eq!(
+            json["route"]["routes"][0]["matchers"][0],
+            "service=\"database\""
+        );
         // Webhook URLs are secrets and serialize redacted; everything else survives.
         let mut back: AlertmanagerConfig = serde_json::from_value(json).unwrap();
-        assert_eq!(back.receivers[0].webhook_configs[0].url.as_ref().unwrap().expose(), "<secret>");
+        assert_eq!(
+            back.receivers[0].webhook_configs[0]
+                .url
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "<secret>"
+        );
         for (receiver, original) in back.receivers.iter_mut().zip(&config.receivers) {
-            receiver.webhook_configs[0].url.clone_from(&original.webhook_configs[0].url);
+            receiver.webhook_configs[0]
+                .url
+                .clone_from(&original.webhook_configs[0].url);
         }
         assert_eq!(back, config);
     }

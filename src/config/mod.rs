@@ -2,7 +2,6 @@
 //! errors that name the key path and line) and semantic validation. Nothing here starts
 //! anything; the server reads a validated [`Config`] and hands each engine its section.
 
-#[path = "alertmanager_stub.rs"]
 pub mod alertmanager;
 pub mod bytesize;
 pub mod dashboards;
@@ -11,7 +10,6 @@ pub mod env;
 mod load;
 pub mod logs;
 pub mod problems;
-#[path = "scrape_stub.rs"]
 pub mod scrape;
 pub mod secret;
 pub mod server;

@@ -1,5 +1,5 @@
-//! The prometheus.yml blocks `global` and `scrape_configs`: types, Prometheus defaults and validation,
-//! plus the HTTP client settings, relabel rules and name/URL checks other config sections share.
+//! prometheus.yml's `global` and `scrape_configs` blocks: types, Prometheus defaults, validation;
+//! also the HTTP client settings, relabel rules and name/URL checks other sections share.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::bytesize::ByteSize;
 use super::duration::PromDuration;
 use super::problems::Problems;
 use super::secret::Secret;
@@ -37,7 +38,7 @@ pub struct GlobalConfig {
     pub external_labels: BTreeMap<String, String>,
     /// Accepted so that pasted prometheus.yml files load; Sightline writes no query log file.
     pub query_log_file: Option<String>,
-    /// Accepted so that pasted prometheus.yml files load; Sightline writes no scrape failure log file.
+    /// Accepted so that pasted prometheus.yml files load; Sightline writes no scrape failure log.
     pub scrape_failure_log_file: Option<String>,
     /// Default of the per-scrape-config limits below; zero means no limit.
     pub body_size_limit: ByteSize,
@@ -82,10 +83,16 @@ impl GlobalConfig {
 
     pub fn validate(&self, path: &str, problems: &mut Problems) {
         if self.scrape_interval.is_zero() {
-            problems.push(join_path(path, "scrape_interval"), "must be greater than zero");
+            problems.push(
+                join_path(path, "scrape_interval"),
+                "must be greater than zero",
+            );
         }
         if self.evaluation_interval.is_zero() {
-            problems.push(join_path(path, "evaluation_interval"), "must be greater than zero");
+            problems.push(
+                join_path(path, "evaluation_interval"),
+                "must be greater than zero",
+            );
         }
         let timeout = self.effective_scrape_timeout();
         if timeout > self.scrape_interval {
@@ -123,7 +130,11 @@ pub enum ScrapeProtocol {
     PrometheusText1_0_0,
 }
 
-fn check_scrape_protocols(protocols: Option<&[ScrapeProtocol]>, path: &str, problems: &mut Problems) {
+fn check_scrape_protocols(
+    protocols: Option<&[ScrapeProtocol]>,
+    path: &str,
+    problems: &mut Problems,
+) {
     let Some(protocols) = protocols else {
         return;
     };
@@ -136,100 +147,6 @@ fn check_scrape_protocols(protocols: Option<&[ScrapeProtocol]>, path: &str, prob
         if !seen.insert(protocol) {
             problems.push(&field, format!("duplicated protocol {protocol:?}"));
         }
-    }
-}
-
-/// A size in bytes written the Prometheus way: `0`, `512B`, `10MB`, `1.5GiB`.
-/// Units are powers of 1024; `KB` and `KiB` mean the same.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ByteSize(pub u64);
-
-/// Units from largest to smallest; the first name of each is the one printed.
-const BYTE_UNITS: [(&str, &str, u64); 7] = [
-    ("EB", "EiB", 1 << 60),
-    ("PB", "PiB", 1 << 50),
-    ("TB", "TiB", 1 << 40),
-    ("GB", "GiB", 1 << 30),
-    ("MB", "MiB", 1 << 20),
-    ("KB", "KiB", 1 << 10),
-    ("B", "B", 1),
-];
-
-impl ByteSize {
-    pub fn bytes(self) -> u64 {
-        self.0
-    }
-
-    pub fn is_zero(self) -> bool {
-        self.0 == 0
-    }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        if text == "0" {
-            return Ok(ByteSize(0));
-        }
-        let number_end = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(number_end);
-        if number.is_empty() || unit.is_empty() {
-            return Err(format!("not a valid size: {text:?} (expected e.g. 512MB)"));
-        }
-        let multiplier = BYTE_UNITS
-            .iter()
-            .find(|(short, long, _)| unit == *short || unit == *long)
-            .map(|(_, _, multiplier)| *multiplier)
-            .ok_or_else(|| format!("not a valid size: {text:?} (unknown unit {unit:?})"))?;
-        if let Ok(whole) = number.parse::<u64>() {
-            return whole
-                .checked_mul(multiplier)
-                .map(ByteSize)
-                .ok_or_else(|| format!("size out of range: {text:?}"));
-        }
-        let fractional: f64 = number
-            .parse()
-            .map_err(|_| format!("not a valid size: {text:?}"))?;
-        let bytes = fractional * multiplier as f64;
-        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-            return Err(format!("size out of range: {text:?}"));
-        }
-        // Truncation towards zero is intended: partial bytes do not exist.
-        Ok(ByteSize(bytes as u64))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    /// Prints the largest unit that divides the size exactly, e.g. `10MB`, `1536KB`, `0B`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 {
-            return f.write_str("0B");
-        }
-        let (name, multiplier) = BYTE_UNITS
-            .iter()
-            .find(|(_, _, multiplier)| self.0 % multiplier == 0)
-            .map(|(name, _, multiplier)| (*name, *multiplier))
-            .unwrap_or(("B", 1));
-        write!(f, "{}{}", self.0 / multiplier, name)
-    }
-}
-
-impl FromStr for ByteSize {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        ByteSize::parse(text)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        ByteSize::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for ByteSize {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
     }
 }
 
@@ -285,7 +202,10 @@ impl HttpClientConfig {
     pub fn validate(&self, path: &str, problems: &mut Problems) {
         let has_bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            problems.push(path, "at most one of bearer_token & bearer_token_file must be configured");
+            problems.push(
+                path,
+                "at most one of bearer_token & bearer_token_file must be configured",
+            );
         }
         if let Some(basic_auth) = &self.basic_auth {
             let basic_path = join_path(path, "basic_auth");
@@ -296,19 +216,31 @@ impl HttpClientConfig {
                 );
             }
             if !basic_auth.username.is_empty() && basic_auth.username_file.is_some() {
-                problems.push(&basic_path, "at most one of username & username_file must be configured");
+                problems.push(
+                    &basic_path,
+                    "at most one of username & username_file must be configured",
+                );
             }
             if basic_auth.password.is_some() && basic_auth.password_file.is_some() {
-                problems.push(&basic_path, "at most one of password & password_file must be configured");
+                problems.push(
+                    &basic_path,
+                    "at most one of password & password_file must be configured",
+                );
             }
         }
         if let Some(authorization) = &self.authorization {
             let auth_path = join_path(path, "authorization");
             if has_bearer {
-                problems.push(path, "authorization is not compatible with bearer_token & bearer_token_file");
+                problems.push(
+                    path,
+                    "authorization is not compatible with bearer_token & bearer_token_file",
+                );
             }
             if self.basic_auth.is_some() {
-                problems.push(path, "at most one of basic_auth & authorization must be configured");
+                problems.push(
+                    path,
+                    "at most one of basic_auth & authorization must be configured",
+                );
             }
             if authorization.credentials.is_some() && authorization.credentials_file.is_some() {
                 problems.push(
@@ -323,7 +255,8 @@ impl HttpClientConfig {
                 );
             }
         }
-        self.tls_config.validate(&join_path(path, "tls_config"), problems);
+        self.tls_config
+            .validate(&join_path(path, "tls_config"), problems);
         if let Some(proxy_url) = &self.proxy_url {
             if let Some(problem) = url_problem(proxy_url, &["http", "https", "socks5", "socks5h"]) {
                 problems.push(join_path(path, "proxy_url"), problem);
@@ -539,7 +472,9 @@ impl ScrapeConfig {
     pub fn effective_timeout(&self, global: &GlobalConfig) -> PromDuration {
         match self.scrape_timeout.filter(|timeout| !timeout.is_zero()) {
             Some(timeout) => timeout,
-            None => global.effective_scrape_timeout().min(self.effective_interval(global)),
+            None => global
+                .effective_scrape_timeout()
+                .min(self.effective_interval(global)),
         }
     }
 
@@ -557,7 +492,10 @@ impl ScrapeConfig {
             body_size_limit: ByteSize(inherit(self.body_size_limit.0, global.body_size_limit.0)),
             sample_limit: inherit(self.sample_limit, global.sample_limit),
             label_limit: inherit(self.label_limit, global.label_limit),
-            label_name_length_limit: inherit(self.label_name_length_limit, global.label_name_length_limit),
+            label_name_length_limit: inherit(
+                self.label_name_length_limit,
+                global.label_name_length_limit,
+            ),
             label_value_length_limit: inherit(
                 self.label_value_length_limit,
                 global.label_value_length_limit,
@@ -592,16 +530,25 @@ impl ScrapeConfig {
 
         // Targets are used as addresses unless relabeling may rewrite `__address__`
         // (e.g. the blackbox exporter pattern, where targets are URLs).
-        let address_rewritten = self.relabel_configs.iter().any(RelabelConfig::may_write_address);
+        let address_rewritten = self
+            .relabel_configs
+            .iter()
+            .any(RelabelConfig::may_write_address);
         for (group_index, group) in self.static_configs.iter().enumerate() {
             let group_path = format!("{}[{group_index}]", join_path(path, "static_configs"));
             group.validate(&group_path, !address_rewritten, problems);
         }
         for (index, file_sd) in self.file_sd_configs.iter().enumerate() {
-            file_sd.validate(&format!("{}[{index}]", join_path(path, "file_sd_configs")), problems);
+            file_sd.validate(
+                &format!("{}[{index}]", join_path(path, "file_sd_configs")),
+                problems,
+            );
         }
         for (index, rule) in self.relabel_configs.iter().enumerate() {
-            rule.validate(&format!("{}[{index}]", join_path(path, "relabel_configs")), problems);
+            rule.validate(
+                &format!("{}[{index}]", join_path(path, "relabel_configs")),
+                problems,
+            );
         }
         for (index, rule) in self.metric_relabel_configs.iter().enumerate() {
             rule.validate(
@@ -612,22 +559,24 @@ impl ScrapeConfig {
     }
 }
 
-/// Validates the whole `scrape_configs` list (`path` is its key, usually `scrape_configs`):
-/// each entry, unique job names, and each effective timeout against its interval.
+/// Validates the whole top-level `scrape_configs` list: each entry, unique job names, and each
+/// effective timeout against its interval.
 pub fn validate_scrape_configs(
     configs: &[ScrapeConfig],
     global: &GlobalConfig,
-    path: &str,
     problems: &mut Problems,
 ) {
     let mut job_names = BTreeSet::new();
     for (index, config) in configs.iter().enumerate() {
-        let config_path = format!("{path}[{index}]");
+        let config_path = format!("scrape_configs[{index}]");
         config.validate(&config_path, problems);
         if !config.job_name.is_empty() && !job_names.insert(config.job_name.as_str()) {
             problems.push(
                 join_path(&config_path, "job_name"),
-                format!("found multiple scrape configs with job name {:?}", config.job_name),
+                format!(
+                    "found multiple scrape configs with job name {:?}",
+                    config.job_name
+                ),
             );
         }
         let interval = config.effective_interval(global);
@@ -657,13 +606,19 @@ impl StaticConfig {
                 problems.push(target_path, "target must not be empty");
             } else if targets_are_addresses {
                 if let Err(problem) = split_host_port(target) {
-                    problems.push(target_path, format!("{target:?} is not a valid target: {problem}"));
+                    problems.push(
+                        target_path,
+                        format!("{target:?} is not a valid target: {problem}"),
+                    );
                 }
             }
         }
         for name in self.labels.keys() {
             if !is_valid_label_name(name) {
-                problems.push(join_path(path, "labels"), format!("{name:?} is not a valid label name"));
+                problems.push(
+                    join_path(path, "labels"),
+                    format!("{name:?} is not a valid label name"),
+                );
             }
         }
     }
@@ -690,7 +645,10 @@ impl FileSdConfig {
     fn validate(&self, path: &str, problems: &mut Problems) {
         let files_path = join_path(path, "files");
         if self.files.is_empty() {
-            problems.push(&files_path, "file_sd config must contain at least one file pattern");
+            problems.push(
+                &files_path,
+                "file_sd config must contain at least one file pattern",
+            );
         }
         for (index, pattern) in self.files.iter().enumerate() {
             if !is_valid_file_sd_pattern(pattern) {
@@ -774,47 +732,76 @@ impl RelabelConfig {
         let action = self.action;
         let defaults = RelabelConfig::default();
         if action == HashMod && self.modulus == 0 {
-            return Some(("modulus", "hashmod action requires a non-zero modulus".to_owned()));
+            return Some((
+                "modulus",
+                "hashmod action requires a non-zero modulus".to_owned(),
+            ));
         }
-        let needs_target = matches!(action, Replace | HashMod | Lowercase | Uppercase | KeepEqual | DropEqual);
+        let needs_target = matches!(
+            action,
+            Replace | HashMod | Lowercase | Uppercase | KeepEqual | DropEqual
+        );
         if needs_target && self.target_label.is_empty() {
-            return Some(("target_label", format!("{action} action requires a target_label")));
+            return Some((
+                "target_label",
+                format!("{action} action requires a target_label"),
+            ));
         }
         let target_is_valid = match action {
             Replace => is_valid_relabel_target(&self.target_label),
-            HashMod | Lowercase | Uppercase | KeepEqual | DropEqual => is_valid_label_name(&self.target_label),
+            HashMod | Lowercase | Uppercase | KeepEqual | DropEqual => {
+                is_valid_label_name(&self.target_label)
+            }
             _ => true,
         };
         if !target_is_valid {
             return Some((
                 "target_label",
-                format!("{:?} is not a valid target_label for the {action} action", self.target_label),
+                format!(
+                    "{:?} is not a valid target_label for the {action} action",
+                    self.target_label
+                ),
             ));
         }
         if matches!(action, Lowercase | Uppercase | KeepEqual | DropEqual)
             && self.replacement != defaults.replacement
         {
-            return Some(("replacement", format!("replacement cannot be set for the {action} action")));
+            return Some((
+                "replacement",
+                format!("replacement cannot be set for the {action} action"),
+            ));
         }
         if action == LabelMap && !is_valid_relabel_target(&self.replacement) {
             return Some((
                 "replacement",
-                format!("{:?} is not a valid replacement for the labelmap action", self.replacement),
+                format!(
+                    "{:?} is not a valid replacement for the labelmap action",
+                    self.replacement
+                ),
             ));
         }
         let other_fields_default = self.modulus == defaults.modulus
             && self.separator == defaults.separator
             && self.replacement == defaults.replacement;
-        if matches!(action, KeepEqual | DropEqual) && !(other_fields_default && self.regex == defaults.regex) {
+        if matches!(action, KeepEqual | DropEqual)
+            && !(other_fields_default && self.regex == defaults.regex)
+        {
             return Some((
                 "",
-                format!("{action} action takes only source_labels and target_label, no other fields"),
+                format!(
+                    "{action} action takes only source_labels and target_label, no other fields"
+                ),
             ));
         }
         if matches!(action, LabelDrop | LabelKeep)
-            && !(other_fields_default && self.source_labels.is_empty() && self.target_label.is_empty())
+            && !(other_fields_default
+                && self.source_labels.is_empty()
+                && self.target_label.is_empty())
         {
-            return Some(("", format!("{action} action takes only regex, no other fields")));
+            return Some((
+                "",
+                format!("{action} action takes only regex, no other fields"),
+            ));
         }
         None
     }
@@ -992,7 +979,10 @@ pub(super) fn split_host_port(address: &str) -> Result<(&str, Option<u16>), &'st
             .ok_or("missing closing ] after IPv6 address")?;
         match after {
             "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or("unexpected text after ]")?)),
+            _ => (
+                host,
+                Some(after.strip_prefix(':').ok_or("unexpected text after ]")?),
+            ),
         }
     } else {
         match address.split_once(':') {
@@ -1008,7 +998,10 @@ pub(super) fn split_host_port(address: &str) -> Result<(&str, Option<u16>), &'st
     }
     let port = match port {
         None => None,
-        Some(port) => Some(port.parse::<u16>().map_err(|_| "port must be a number from 0 to 65535")?),
+        Some(port) => Some(
+            port.parse::<u16>()
+                .map_err(|_| "port must be a number from 0 to 65535")?,
+        ),
     };
     Ok((host, port))
 }
@@ -1017,9 +1010,15 @@ pub(super) fn split_host_port(address: &str) -> Result<(&str, Option<u16>), &'st
 /// left out of the message because it may carry credentials.
 pub(super) fn url_problem(url: &str, schemes: &[&str]) -> Option<String> {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Some(format!("invalid URL: expected an absolute {} URL", schemes.join("/")));
+        return Some(format!(
+            "invalid URL: expected an absolute {} URL",
+            schemes.join("/")
+        ));
     };
-    if !schemes.iter().any(|allowed| scheme.eq_ignore_ascii_case(allowed)) {
+    if !schemes
+        .iter()
+        .any(|allowed| scheme.eq_ignore_ascii_case(allowed))
+    {
         return Some(format!(
             "invalid URL: unsupported scheme {scheme:?}, expected {}",
             schemes.join("/")
@@ -1047,7 +1046,7 @@ mod tests {
     fn problems_of(configs: &[ScrapeConfig], global: &GlobalConfig) -> Vec<String> {
         let mut problems = Problems::default();
         global.validate("global", &mut problems);
-        validate_scrape_configs(configs, global, "scrape_configs", &mut problems);
+        validate_scrape_configs(configs, global, &mut problems);
         problems.messages().to_vec()
     }
 
@@ -1191,11 +1190,17 @@ scrape_configs:
     #[test]
     fn full_example_parses_every_field_and_validates() {
         let file = full();
-        assert_eq!(problems_of(&file.scrape_configs, &file.global), Vec::<String>::new());
+        assert_eq!(
+            problems_of(&file.scrape_configs, &file.global),
+            Vec::<String>::new()
+        );
 
         let global = &file.global;
         assert_eq!(global.scrape_interval, PromDuration::from_secs(15));
-        assert_eq!(global.effective_scrape_timeout(), PromDuration::from_secs(5));
+        assert_eq!(
+            global.effective_scrape_timeout(),
+            PromDuration::from_secs(5)
+        );
         assert_eq!(global.rule_query_offset, PromDuration::from_secs(60));
         assert_eq!(global.external_labels["cluster"], "eu-1");
         assert_eq!(global.body_size_limit, ByteSize(100 << 20));
@@ -1236,16 +1241,32 @@ scrape_configs:
         assert_eq!(basic_auth.password.as_ref().unwrap().expose(), "hunter2");
         assert_eq!(http.tls_config.min_version, Some(TlsVersion::Tls12));
         assert_eq!(http.tls_config.max_version, Some(TlsVersion::Tls13));
-        assert_eq!(http.tls_config.server_name.as_deref(), Some("node.internal"));
+        assert_eq!(
+            http.tls_config.server_name.as_deref(),
+            Some("node.internal")
+        );
         assert!(http.tls_config.insecure_skip_verify);
-        assert_eq!(http.proxy_url.as_deref(), Some("http://proxy.internal:3128"));
+        assert_eq!(
+            http.proxy_url.as_deref(),
+            Some("http://proxy.internal:3128")
+        );
         assert!(!http.follow_redirects && !http.enable_http2);
         assert_eq!(node.static_configs[0].targets.len(), 4);
         assert_eq!(node.static_configs[0].labels["env"], "prod");
-        assert_eq!(node.file_sd_configs[0].refresh_interval, PromDuration::from_secs(60));
-        assert_eq!(node.file_sd_configs[1].refresh_interval, PromDuration::from_secs(300));
+        assert_eq!(
+            node.file_sd_configs[0].refresh_interval,
+            PromDuration::from_secs(60)
+        );
+        assert_eq!(
+            node.file_sd_configs[1].refresh_interval,
+            PromDuration::from_secs(300)
+        );
 
-        let actions: Vec<RelabelAction> = node.relabel_configs.iter().map(|rule| rule.action).collect();
+        let actions: Vec<RelabelAction> = node
+            .relabel_configs
+            .iter()
+            .map(|rule| rule.action)
+            .collect();
         use RelabelAction::*;
         assert_eq!(
             actions,
@@ -1261,17 +1282,29 @@ scrape_configs:
         let token = &file.scrape_configs[1];
         let authorization = token.http_client().effective_authorization().unwrap();
         assert_eq!(authorization.scheme(), "Token");
-        assert_eq!(authorization.credentials_file.as_deref(), Some("/run/secrets/token"));
+        assert_eq!(
+            authorization.credentials_file.as_deref(),
+            Some("/run/secrets/token")
+        );
         // Inherits everything from global.
-        assert_eq!(token.effective_interval(global), PromDuration::from_secs(15));
+        assert_eq!(
+            token.effective_interval(global),
+            PromDuration::from_secs(15)
+        );
         assert_eq!(token.effective_timeout(global), PromDuration::from_secs(5));
         assert_eq!(token.effective_limits(global).sample_limit, 50000);
         assert_eq!(
             token.effective_scrape_protocols(global),
-            [ScrapeProtocol::OpenMetricsText1_0_0, ScrapeProtocol::PrometheusText0_0_4]
+            [
+                ScrapeProtocol::OpenMetricsText1_0_0,
+                ScrapeProtocol::PrometheusText0_0_4
+            ]
         );
 
-        let legacy = file.scrape_configs[2].http_client().effective_authorization().unwrap();
+        let legacy = file.scrape_configs[2]
+            .http_client()
+            .effective_authorization()
+            .unwrap();
         assert_eq!(legacy.scheme(), "Bearer");
         assert_eq!(legacy.credentials.unwrap().expose(), "s3cr3t-token");
     }
@@ -1280,9 +1313,15 @@ scrape_configs:
     fn defaults_match_prometheus() {
         let global = GlobalConfig::default();
         assert_eq!(global.scrape_interval, PromDuration::from_secs(60));
-        assert_eq!(global.effective_scrape_timeout(), PromDuration::from_secs(10));
+        assert_eq!(
+            global.effective_scrape_timeout(),
+            PromDuration::from_secs(10)
+        );
         assert_eq!(global.evaluation_interval, PromDuration::from_secs(60));
-        assert_eq!(serde_saphyr::from_str::<GlobalConfig>("{}").unwrap(), global);
+        assert_eq!(
+            serde_saphyr::from_str::<GlobalConfig>("{}").unwrap(),
+            global
+        );
 
         let config = parse_scrape("job_name: x\nrelabel_configs: [{target_label: a}]\nfile_sd_configs: [{files: [a.json]}]");
         assert_eq!(config.metrics_path, "/metrics");
@@ -1290,26 +1329,49 @@ scrape_configs:
         assert!(config.honor_timestamps && config.enable_compression);
         assert!(!config.honor_labels && !config.track_timestamps_staleness);
         assert!(config.follow_redirects && config.enable_http2);
-        assert_eq!(config.effective_interval(&global), PromDuration::from_secs(60));
-        assert_eq!(config.effective_timeout(&global), PromDuration::from_secs(10));
-        assert_eq!(config.effective_scrape_protocols(&global), DEFAULT_SCRAPE_PROTOCOLS);
-        assert_eq!(config.file_sd_configs[0].refresh_interval, PromDuration::from_secs(300));
+        assert_eq!(
+            config.effective_interval(&global),
+            PromDuration::from_secs(60)
+        );
+        assert_eq!(
+            config.effective_timeout(&global),
+            PromDuration::from_secs(10)
+        );
+        assert_eq!(
+            config.effective_scrape_protocols(&global),
+            DEFAULT_SCRAPE_PROTOCOLS
+        );
+        assert_eq!(
+            config.file_sd_configs[0].refresh_interval,
+            PromDuration::from_secs(300)
+        );
         let rule = &config.relabel_configs[0];
         assert_eq!(rule.separator, ";");
         assert_eq!(rule.regex, "(.*)");
         assert_eq!(rule.replacement, "$1");
         assert_eq!(rule.action, RelabelAction::Replace);
         assert!(config.http_client().effective_authorization().is_none());
-        assert_eq!(serde_saphyr::from_str::<Authorization>("credentials: x").unwrap().scheme(), "Bearer");
+        assert_eq!(
+            serde_saphyr::from_str::<Authorization>("credentials: x")
+                .unwrap()
+                .scheme(),
+            "Bearer"
+        );
     }
 
     #[test]
     fn timeout_inherits_and_is_capped_like_prometheus() {
         // Global interval shorter than the default timeout: the timeout follows the interval.
         let global: GlobalConfig = serde_saphyr::from_str("scrape_interval: 5s").unwrap();
-        assert_eq!(global.effective_scrape_timeout(), PromDuration::from_secs(5));
+        assert_eq!(
+            global.effective_scrape_timeout(),
+            PromDuration::from_secs(5)
+        );
         let config = parse_scrape("job_name: fast\nscrape_interval: 2s");
-        assert_eq!(config.effective_timeout(&global), PromDuration::from_secs(2));
+        assert_eq!(
+            config.effective_timeout(&global),
+            PromDuration::from_secs(2)
+        );
         assert!(problems_of(&[config], &global).is_empty());
 
         let explicit = parse_scrape("job_name: slow\nscrape_interval: 10s\nscrape_timeout: 15s");
@@ -1317,7 +1379,8 @@ scrape_configs:
             problems_of(&[explicit], &GlobalConfig::default()),
             ["scrape_configs[0].scrape_timeout: scrape_timeout 15s is greater than scrape_interval 10s"]
         );
-        let bad_global: GlobalConfig = serde_saphyr::from_str("scrape_interval: 5s\nscrape_timeout: 6s").unwrap();
+        let bad_global: GlobalConfig =
+            serde_saphyr::from_str("scrape_interval: 5s\nscrape_timeout: 6s").unwrap();
         assert_eq!(
             problems_of(&[], &bad_global),
             ["global.scrape_timeout: scrape_timeout 6s is greater than scrape_interval 5s"]
@@ -1326,7 +1389,12 @@ scrape_configs:
 
     #[test]
     fn job_names_must_be_unique_and_present() {
-        let configs = [parse_scrape("job_name: a"), parse_scrape("job_name: b"), parse_scrape("job_name: a"), parse_scrape("{}")];
+        let configs = [
+            parse_scrape("job_name: a"),
+            parse_scrape("job_name: b"),
+            parse_scrape("job_name: a"),
+            parse_scrape("{}"),
+        ];
         assert_eq!(
             problems_of(&configs, &GlobalConfig::default()),
             [
@@ -1362,47 +1430,124 @@ scrape_configs:
     #[test]
     fn every_action_is_accepted_in_any_case() {
         let names = [
-            "replace", "keep", "drop", "keepequal", "dropequal", "hashmod", "labelmap", "labeldrop",
-            "labelkeep", "lowercase", "uppercase",
+            "replace",
+            "keep",
+            "drop",
+            "keepequal",
+            "dropequal",
+            "hashmod",
+            "labelmap",
+            "labeldrop",
+            "labelkeep",
+            "lowercase",
+            "uppercase",
         ];
         for name in names {
             let action: RelabelAction = name.parse().unwrap();
             assert_eq!(action.as_str(), name);
             assert_eq!(name.to_uppercase().parse::<RelabelAction>(), Ok(action));
         }
-        let rule: RelabelConfig = serde_saphyr::from_str("action: LabelDrop\nregex: tmp_.*").unwrap();
+        let rule: RelabelConfig =
+            serde_saphyr::from_str("action: LabelDrop\nregex: tmp_.*").unwrap();
         assert_eq!(rule.action, RelabelAction::LabelDrop);
-        assert_eq!(serde_json::to_string(&rule.action).unwrap(), "\"labeldrop\"");
+        assert_eq!(
+            serde_json::to_string(&rule.action).unwrap(),
+            "\"labeldrop\""
+        );
     }
 
     #[test]
     fn relabel_rules_are_checked_per_action() {
         let cases: &[(&str, &str)] = &[
-            ("action: replace", ".target_label: replace action requires a target_label"),
-            ("target_label: 1abc", ".target_label: \"1abc\" is not a valid target_label for the replace action"),
-            ("target_label: foo-bar", ".target_label: \"foo-bar\" is not a valid target_label for the replace action"),
-            ("target_label: 'x_$'", ".target_label: \"x_$\" is not a valid target_label for the replace action"),
-            ("target_label: '${1'", ".target_label: \"${1\" is not a valid target_label for the replace action"),
-            ("action: hashmod\ntarget_label: h", ".modulus: hashmod action requires a non-zero modulus"),
-            ("action: hashmod\nmodulus: 2", ".target_label: hashmod action requires a target_label"),
-            ("action: hashmod\nmodulus: 2\ntarget_label: '$1'", ".target_label: \"$1\" is not a valid target_label for the hashmod action"),
-            ("action: lowercase", ".target_label: lowercase action requires a target_label"),
-            ("action: uppercase\ntarget_label: u\nreplacement: x", ".replacement: replacement cannot be set for the uppercase action"),
-            ("action: keepequal", ".target_label: keepequal action requires a target_label"),
-            ("action: dropequal\ntarget_label: a\nregex: b", ": dropequal action takes only source_labels and target_label, no other fields"),
-            ("action: keepequal\ntarget_label: a\nseparator: ','", ": keepequal action takes only source_labels and target_label, no other fields"),
-            ("action: keepequal\ntarget_label: a\nreplacement: b", ".replacement: replacement cannot be set for the keepequal action"),
-            ("action: labelmap\nreplacement: 'bad-name'", ".replacement: \"bad-name\" is not a valid replacement for the labelmap action"),
-            ("action: labeldrop\nsource_labels: [a]", ": labeldrop action takes only regex, no other fields"),
-            ("action: labelkeep\ntarget_label: a", ": labelkeep action takes only regex, no other fields"),
-            ("action: labelkeep\nreplacement: x", ": labelkeep action takes only regex, no other fields"),
-            ("action: labeldrop\nmodulus: 3", ": labeldrop action takes only regex, no other fields"),
-            ("action: keep\nsource_labels: [bad.name]", ".source_labels[0]: \"bad.name\" is not a valid label name"),
+            (
+                "action: replace",
+                ".target_label: replace action requires a target_label",
+            ),
+            (
+                "target_label: 1abc",
+                ".target_label: \"1abc\" is not a valid target_label for the replace action",
+            ),
+            (
+                "target_label: foo-bar",
+                ".target_label: \"foo-bar\" is not a valid target_label for the replace action",
+            ),
+            (
+                "target_label: 'x_$'",
+                ".target_label: \"x_$\" is not a valid target_label for the replace action",
+            ),
+            (
+                "target_label: '${1'",
+                ".target_label: \"${1\" is not a valid target_label for the replace action",
+            ),
+            (
+                "action: hashmod\ntarget_label: h",
+                ".modulus: hashmod action requires a non-zero modulus",
+            ),
+            (
+                "action: hashmod\nmodulus: 2",
+                ".target_label: hashmod action requires a target_label",
+            ),
+            (
+                "action: hashmod\nmodulus: 2\ntarget_label: '$1'",
+                ".target_label: \"$1\" is not a valid target_label for the hashmod action",
+            ),
+            (
+                "action: lowercase",
+                ".target_label: lowercase action requires a target_label",
+            ),
+            (
+                "action: uppercase\ntarget_label: u\nreplacement: x",
+                ".replacement: replacement cannot be set for the uppercase action",
+            ),
+            (
+                "action: keepequal",
+                ".target_label: keepequal action requires a target_label",
+            ),
+            (
+                "action: dropequal\ntarget_label: a\nregex: b",
+                ": dropequal action takes only source_labels and target_label, no other fields",
+            ),
+            (
+                "action: keepequal\ntarget_label: a\nseparator: ','",
+                ": keepequal action takes only source_labels and target_label, no other fields",
+            ),
+            (
+                "action: keepequal\ntarget_label: a\nreplacement: b",
+                ".replacement: replacement cannot be set for the keepequal action",
+            ),
+            (
+                "action: labelmap\nreplacement: 'bad-name'",
+                ".replacement: \"bad-name\" is not a valid replacement for the labelmap action",
+            ),
+            (
+                "action: labeldrop\nsource_labels: [a]",
+                ": labeldrop action takes only regex, no other fields",
+            ),
+            (
+                "action: labelkeep\ntarget_label: a",
+                ": labelkeep action takes only regex, no other fields",
+            ),
+            (
+                "action: labelkeep\nreplacement: x",
+                ": labelkeep action takes only regex, no other fields",
+            ),
+            (
+                "action: labeldrop\nmodulus: 3",
+                ": labeldrop action takes only regex, no other fields",
+            ),
+            (
+                "action: keep\nsource_labels: [bad.name]",
+                ".source_labels[0]: \"bad.name\" is not a valid label name",
+            ),
         ];
         for (rule, expected) in cases {
             let problems = relabel_problems(rule);
             assert_eq!(problems.len(), 1, "{rule}: {problems:?}");
-            assert_eq!(problems[0], format!("scrape_configs[1].relabel_configs[0]{expected}"), "{rule}");
+            assert_eq!(
+                problems[0],
+                format!("scrape_configs[1].relabel_configs[0]{expected}"),
+                "{rule}"
+            );
         }
         for valid in [
             "target_label: '${1}_$2x'",
@@ -1472,7 +1617,14 @@ relabel_configs:
 
     #[test]
     fn file_sd_patterns_follow_prometheus_rules() {
-        for good in ["a.json", "dir/*.yml", "/etc/p/tg_*.yaml", "X.JSON", "dir/a*b*.json", "*.yml"] {
+        for good in [
+            "a.json",
+            "dir/*.yml",
+            "/etc/p/tg_*.yaml",
+            "X.JSON",
+            "dir/a*b*.json",
+            "*.yml",
+        ] {
             assert!(is_valid_file_sd_pattern(good), "{good}");
         }
         for bad in ["a.txt", "dir*/a.json", "a", "a.Json", "targets/*"] {
@@ -1509,7 +1661,11 @@ relabel_configs:
         ];
         for (fields, expected) in cases {
             let config = parse_scrape(&format!("job_name: x\n{fields}"));
-            assert_eq!(problems_of(&[config], &GlobalConfig::default()), [*expected], "{fields}");
+            assert_eq!(
+                problems_of(&[config], &GlobalConfig::default()),
+                [*expected],
+                "{fields}"
+            );
         }
     }
 
@@ -1530,35 +1686,13 @@ relabel_configs:
     }
 
     #[test]
-    fn byte_sizes_parse_and_print() {
-        for (text, bytes, printed) in [
-            ("0", 0, "0B"),
-            ("512B", 512, "512B"),
-            ("1KB", 1024, "1KB"),
-            ("1536KB", 1536 * 1024, "1536KB"),
-            ("10MB", 10 << 20, "10MB"),
-            ("1.5GB", 3 << 29, "1536MB"),
-            ("2GiB", 2 << 30, "2GB"),
-            ("1TB", 1 << 40, "1TB"),
-            ("3PB", 3 << 50, "3PB"),
-            ("1EB", 1 << 60, "1EB"),
-        ] {
-            let size = ByteSize::parse(text).unwrap();
-            assert_eq!(size.bytes(), bytes, "{text}");
-            assert_eq!(size.to_string(), printed, "{text}");
-            assert_eq!(ByteSize::parse(printed).unwrap(), size);
-        }
-        for bad in ["", "10", "MB", "10mb", "-1MB", "1..5MB", "16EB", "10 MB"] {
-            assert!(ByteSize::parse(bad).is_err(), "{bad:?}");
-        }
-        assert!(ByteSize::default().is_zero());
-    }
-
-    #[test]
     fn secrets_never_show_in_debug_or_serialized_output() {
         let file = full();
         let printed = format!("{:?}", file.scrape_configs);
-        assert!(!printed.contains("hunter2") && !printed.contains("s3cr3t-token"), "{printed}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("s3cr3t-token"),
+            "{printed}"
+        );
         let serialized = serde_json::to_string(&file.scrape_configs).unwrap();
         assert!(!serialized.contains("hunter2") && !serialized.contains("s3cr3t-token"));
     }
@@ -1575,7 +1709,8 @@ relabel_configs:
         let mut node = file.scrape_configs[0].clone();
         node.basic_auth = None;
         assert_eq!(round_trip(&node), node);
-        let global: GlobalConfig = serde_json::from_value(serde_json::to_value(&file.global).unwrap()).unwrap();
+        let global: GlobalConfig =
+            serde_json::from_value(serde_json::to_value(&file.global).unwrap()).unwrap();
         assert_eq!(global, file.global);
     }
 
@@ -1583,12 +1718,21 @@ relabel_configs:
     fn host_port_and_url_helpers() {
         assert_eq!(split_host_port("a:80"), Ok(("a", Some(80))));
         assert_eq!(split_host_port("a"), Ok(("a", None)));
-        assert_eq!(split_host_port("[fe80::1]:9100"), Ok(("fe80::1", Some(9100))));
+        assert_eq!(
+            split_host_port("[fe80::1]:9100"),
+            Ok(("fe80::1", Some(9100)))
+        );
         assert_eq!(split_host_port("[fe80::1]"), Ok(("fe80::1", None)));
         assert!(split_host_port("[::1]x").is_err());
         assert!(split_host_port("a:").is_err());
-        assert_eq!(url_problem("https://user:pw@hooks.example.com/x?y", &["https"]), None);
-        assert_eq!(url_problem("http:///path", &["http"]).as_deref(), Some("invalid URL: missing host"));
+        assert_eq!(
+            url_problem("https://user:pw@hooks.example.com/x?y", &["https"]),
+            None
+        );
+        assert_eq!(
+            url_problem("http:///path", &["http"]).as_deref(),
+            Some("invalid URL: missing host")
+        );
         assert!(url_problem("https://exa mple.com", &["https"]).is_some());
         assert_eq!(join_path("", "a"), "a");
         assert_eq!(join_path("a", ""), "a");
