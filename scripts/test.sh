@@ -14,4 +14,4 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
 echo "== web unit tests"
-(cd web && npm test --silent)
+(cd web && NO_COLOR=1 npm test --silent)

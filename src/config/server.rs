@@ -63,12 +63,15 @@ impl AuthConfig {
 pub struct LimitsConfig {
     /// Largest accepted request body (after transfer decoding, before content decoding).
     pub max_body_size: ByteSize,
+    /// Largest body after decompression (snappy remote write, gzip pushes).
+    pub max_decompressed_body_size: ByteSize,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_body_size: ByteSize::mib(32),
+            max_decompressed_body_size: ByteSize::mib(128),
         }
     }
 }

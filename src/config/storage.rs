@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::bytesize::ByteSize;
 use super::duration::PromDuration;
 use super::problems::Problems;
+use crate::metrics::tsdb::TsdbOptions;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -14,6 +15,8 @@ pub struct StorageConfig {
     /// The one data directory (metrics, logs, metadata); relative to the config file.
     pub path: PathBuf,
     pub retention: RetentionConfig,
+    /// Tuning and limits of the time-series database.
+    pub tsdb: TsdbOptions,
 }
 
 impl Default for StorageConfig {
@@ -21,6 +24,7 @@ impl Default for StorageConfig {
         StorageConfig {
             path: PathBuf::from("./data"),
             retention: RetentionConfig::default(),
+            tsdb: TsdbOptions::default(),
         }
     }
 }

@@ -8,8 +8,8 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::api_error::{ApiError, ErrorKind};
 use super::state::AppState;
+use crate::api_error::{ApiError, ErrorKind};
 
 pub async fn limit_body(
     State(state): State<Arc<AppState>>,

@@ -3,7 +3,6 @@
 //! data-directory lock and graceful shutdown. It owns start-up order and wires the engines
 //! together; it holds no engine logic itself.
 
-mod api_error;
 mod auth;
 mod body_limit;
 mod build_info;
@@ -16,7 +15,7 @@ mod run;
 mod state;
 mod status;
 
-pub use api_error::{ApiError, ErrorKind};
+pub use crate::api_error::{ApiError, ErrorKind};
 pub use build_info::BuildInfo;
 pub use data_dir_lock::DataDirLock;
 pub use reload::Overrides;

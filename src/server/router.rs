@@ -26,6 +26,8 @@ pub fn build(state: Arc<AppState>) -> Router {
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .with_state(state.clone())
+        .merge(crate::metrics::api::router(state.metrics.clone()))
         .fallback(crate::web::serve)
         // Innermost first: the body limit sees only authenticated requests, and request
         // metrics count rejections too.
@@ -33,7 +35,6 @@ pub fn build(state: Arc<AppState>) -> Router {
         .layer(from_fn_with_state(state.clone(), auth::require_auth))
         .layer(from_fn_with_state(state.clone(), http_metrics::track))
         .layer(CompressionLayer::new().gzip(true))
-        .with_state(state)
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::meta::{self, MetaError, MetaStore};
+use crate::metrics::tsdb::{Tsdb, TsdbError, TsdbOptions};
 use crate::telemetry::process::ProcessCollector;
 
 use super::build_info::BuildInfoCollector;
@@ -36,6 +37,8 @@ pub enum ServerError {
     Signals(std::io::Error),
     #[error("storage failed to open: {0}")]
     Storage(#[from] MetaError),
+    #[error("metrics storage failed to open: {0}")]
+    Tsdb(#[from] TsdbError),
     #[error("storage task failed: {0}")]
     StorageTask(String),
     #[error("http server failed: {0}")]
@@ -84,7 +87,13 @@ pub async fn run(
     });
 
     let (fatal_tx, mut fatal_rx) = mpsc::channel::<ServerError>(1);
-    tokio::spawn(open_storage(state.clone(), data_dir, fatal_tx));
+    let tsdb_options = state.config().storage.tsdb.clone();
+    tokio::spawn(open_storage(
+        state.clone(),
+        data_dir,
+        tsdb_options,
+        fatal_tx,
+    ));
 
     let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
@@ -112,6 +121,11 @@ pub async fn run(
             tracing::warn!(timeout = ?shutdown_timeout, "shutdown timeout reached with requests in flight; exiting")
         }
     }
+    if let Some(tsdb) = state.metrics.tsdb.get() {
+        if let Err(err) = tsdb.flush() {
+            tracing::error!(error = %err, "flushing the metrics WAL at shutdown failed");
+        }
+    }
     if let Some(meta) = state.meta.get() {
         if let Err(err) = meta.flush() {
             tracing::error!(error = %err, "flushing the metadata store at shutdown failed");
@@ -122,18 +136,24 @@ pub async fn run(
 }
 
 /// Opens the stores off the async runtime, then marks the server ready.
-async fn open_storage(state: Arc<AppState>, data_dir: PathBuf, fatal: mpsc::Sender<ServerError>) {
-    let opened = tokio::task::spawn_blocking(move || -> Result<MetaStore, MetaError> {
+async fn open_storage(
+    state: Arc<AppState>,
+    data_dir: PathBuf,
+    tsdb_options: TsdbOptions,
+    fatal: mpsc::Sender<ServerError>,
+) {
+    let opened = tokio::task::spawn_blocking(move || -> Result<(MetaStore, Tsdb), ServerError> {
         let store = MetaStore::open(&data_dir.join("meta"))?;
         let version = meta::run_migrations(&store, meta::MIGRATIONS)?;
         tracing::info!(schema_version = version, "metadata store open");
-        Ok(store)
+        let tsdb = Tsdb::open(&data_dir.join("metrics"), tsdb_options)?;
+        Ok((store, tsdb))
     })
     .await;
-    let store = match opened {
-        Ok(Ok(store)) => store,
+    let (store, tsdb) = match opened {
+        Ok(Ok(opened)) => opened,
         Ok(Err(err)) => {
-            let _ = fatal.send(ServerError::Storage(err)).await;
+            let _ = fatal.send(err).await;
             return;
         }
         Err(join_err) => {
@@ -144,6 +164,9 @@ async fn open_storage(state: Arc<AppState>, data_dir: PathBuf, fatal: mpsc::Send
         }
     };
     let _ = state.meta.set(store);
+    let tsdb = Arc::new(tsdb);
+    state.registry.register(tsdb.clone());
+    let _ = state.metrics.tsdb.set(tsdb);
     state.ready.store(true, Ordering::Release);
     tracing::info!("sightline ready");
 }

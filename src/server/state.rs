@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::config::Config;
 use crate::meta::MetaStore;
+use crate::metrics::api::MetricsState;
 use crate::telemetry::Registry;
 
 use super::http_metrics::HttpMetrics;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub reload_metrics: Arc<ReloadMetrics>,
     /// Filled in once storage has opened.
     pub meta: OnceLock<MetaStore>,
+    pub metrics: Arc<MetricsState>,
     /// Serializes reloads so two SIGHUPs cannot interleave.
     pub reload_lock: tokio::sync::Mutex<()>,
     /// RFC 3339 start time, for `/api/v1/status/runtimeinfo`.
@@ -31,6 +33,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, config_path: Option<PathBuf>, overrides: Overrides) -> Self {
+        let metrics = Arc::new(MetricsState::new(&config));
         AppState {
             config: RwLock::new(Arc::new(config)),
             config_path,
@@ -40,6 +43,7 @@ impl AppState {
             http_metrics: Arc::new(HttpMetrics::default()),
             reload_metrics: Arc::new(ReloadMetrics::default()),
             meta: OnceLock::new(),
+            metrics,
             reload_lock: tokio::sync::Mutex::new(()),
             started_at: crate::time_format::now_rfc3339(),
         }

@@ -11,6 +11,10 @@ pub enum RecordDecodeError {
     TruncatedVarint { offset: usize },
     #[error("varint at byte {offset} overflows 64 bits")]
     VarintOverflow { offset: usize },
+    #[error("record is truncated at byte {offset}")]
+    Truncated { offset: usize },
+    #[error("record field at byte {offset} is invalid: {message}")]
+    Invalid { offset: usize, message: String },
     #[error("unknown wal record type {0}")]
     UnknownRecordType(u8),
     #[error("empty wal record: no record type byte")]
@@ -153,6 +157,28 @@ impl<'a> VarintReader<'a> {
         let (value, used) = get_varint(self.remaining()).map_err(|error| self.at(error))?;
         self.offset += used;
         Ok(value)
+    }
+
+    /// The next `len` raw bytes.
+    pub fn bytes(&mut self, len: usize) -> Result<&'a [u8], RecordDecodeError> {
+        let end = self
+            .offset
+            .checked_add(len)
+            .filter(|end| *end <= self.input.len())
+            .ok_or(RecordDecodeError::Truncated {
+                offset: self.offset,
+            })?;
+        let bytes = &self.input[self.offset..end];
+        self.offset = end;
+        Ok(bytes)
+    }
+
+    /// A little-endian u64 (float bits are stored this way).
+    pub fn u64_le(&mut self) -> Result<u64, RecordDecodeError> {
+        let bytes = self.bytes(8)?;
+        let mut array = [0u8; 8];
+        array.copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(array))
     }
 
     fn at(&self, error: RecordDecodeError) -> RecordDecodeError {

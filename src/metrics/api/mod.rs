@@ -1,0 +1,48 @@
+//! The Prometheus-compatible HTTP endpoints of the metrics side. Handlers are thin: they
+//! parse the request, call the engines off the async runtime, and shape the response.
+
+pub mod params;
+mod remote_write;
+mod series;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::remote::DecodeLimits;
+use super::tsdb::Tsdb;
+
+/// What the metrics handlers share. The database is set once storage has opened.
+pub struct MetricsState {
+    pub tsdb: OnceLock<Arc<Tsdb>>,
+    pub write_limits: DecodeLimits,
+}
+
+impl MetricsState {
+    pub fn new(config: &crate::config::Config) -> MetricsState {
+        let limits = &config.storage.tsdb.limits;
+        let max_decompressed = config.server.limits.max_decompressed_body_size.bytes();
+        MetricsState {
+            tsdb: OnceLock::new(),
+            write_limits: DecodeLimits {
+                max_decompressed_bytes: usize::try_from(max_decompressed).unwrap_or(usize::MAX),
+                max_labels_per_series: limits.max_labels_per_series,
+                max_label_name_length: limits.max_label_name_length,
+                max_label_value_length: limits.max_label_value_length,
+            },
+        }
+    }
+}
+
+pub fn router(state: Arc<MetricsState>) -> Router {
+    Router::new()
+        .route("/api/v1/write", post(remote_write::write))
+        .route("/api/v1/series", get(series::series).post(series::series))
+        .route(
+            "/api/v1/labels",
+            get(series::label_names).post(series::label_names),
+        )
+        .route("/api/v1/label/{name}/values", get(series::label_values))
+        .with_state(state)
+}

@@ -1,0 +1,6 @@
+//! The metrics side: the time-series database and, around it, ingestion (scrape, remote
+//! write) and querying (PromQL, the Prometheus HTTP API).
+
+pub mod api;
+pub mod remote;
+pub mod tsdb;

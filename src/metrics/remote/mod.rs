@@ -1,0 +1,40 @@
+//! Prometheus remote-write receive, engine side: turns a request body plus its
+//! `Content-Type` / `Content-Encoding` into a validated batch of series, free of HTTP types.
+//!
+//! Owns: content negotiation (remote write 1.0 `prometheus.WriteRequest` and 2.0
+//! `io.prometheus.write.v2.Request`), snappy block decompression under a size limit, a
+//! borrowing protobuf decoder for both messages, label validation with per-series
+//! rejections, and encoders for tests and the load generator. The handler maps
+//! [`RemoteWriteError::kind`] to a status (415, 413, 400), stores [`DecodedWrite::series`]
+//! through the TSDB appender and answers 400 with [`DecodedWrite::rejection_summary`] if
+//! any series was rejected. Calls nothing else in the crate.
+//!
+//! Decoding does not allocate per label: the batch keeps the decompressed body and
+//! [`DecodedSeries::labels`] borrows `&str` from it; [`DecodedSeries::to_owned_series`]
+//! gives owned strings where needed.
+//!
+//! Label rules are the legacy (pre-UTF-8) Prometheus ones, see [`validate`]. Native
+//! histograms, exemplars and metadata are decoded far enough to be counted in
+//! [`WriteStats`]; they are not handed on yet (histogram storage comes with the TSDB's
+//! histogram chunks).
+
+mod batch;
+mod decode;
+mod encode;
+pub mod proto_v1;
+pub mod proto_v2;
+pub mod validate;
+mod wire;
+
+pub use batch::{
+    DecodedSeries, DecodedWrite, OwnedSeries, RejectedSeries, SeriesIter, WriteStats,
+    MAX_REJECTED_LISTED,
+};
+pub use decode::{
+    check_content_encoding, decode_protobuf, decode_write_request, decompress_snappy,
+    protocol_from_content_type, Protocol, RemoteWriteError, RemoteWriteErrorKind,
+};
+pub use encode::{
+    encode_write_request_v1, encode_write_request_v2, snappy_compress, SeriesToEncode,
+};
+pub use validate::{DecodeLimits, SeriesProblem};

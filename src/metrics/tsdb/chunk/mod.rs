@@ -1,0 +1,42 @@
+//! Sample chunks: the compressed unit in which the TSDB keeps samples, both in the head
+//! (one open chunk per active series) and inside on-disk blocks.
+//!
+//! This subsystem owns the byte layout of a chunk (documented in `docs/format/chunks.md`)
+//! and nothing else: it knows no series, labels, files or locks, and calls nothing but the
+//! standard library. The head appends to an open [`XorChunk`]; blocks store
+//! [`XorChunk::bytes`] verbatim and read them back with [`XorIter::new`] (no copy) or
+//! [`XorChunk::from_bytes`] (copy, full validation, ready for further appends).
+
+pub mod bitstream;
+pub mod xor;
+
+pub use bitstream::{BitReader, BitWriter};
+pub use xor::{XorChunk, XorIter, MAX_SAMPLES, XOR_FORMAT_VERSION};
+
+/// Why a chunk could not be appended to or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    /// The appended timestamp is not strictly after the chunk's last one.
+    #[error("sample timestamp {timestamp} is not after the chunk's last timestamp {last}")]
+    OutOfOrder { timestamp: i64, last: i64 },
+
+    /// The chunk already holds [`MAX_SAMPLES`] samples.
+    #[error("chunk is full: it holds the maximum of {max} samples")]
+    Full { max: u16 },
+
+    /// Fewer bytes than the fixed part of the header.
+    #[error("chunk of {len} bytes is shorter than its {min}-byte header")]
+    TooShort { len: usize, min: usize },
+
+    /// The first byte names a format this code does not know.
+    #[error("unsupported chunk format version {version}")]
+    UnsupportedVersion { version: u8 },
+
+    /// The data ends before all the samples announced by the header were read.
+    #[error("chunk data ends inside sample {sample}")]
+    Truncated { sample: u32 },
+
+    /// The data cannot have been written by the encoder.
+    #[error("corrupt chunk at sample {sample}: {reason}")]
+    Corrupt { sample: u32, reason: &'static str },
+}

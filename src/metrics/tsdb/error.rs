@@ -1,0 +1,16 @@
+//! Errors of the time-series database.
+
+use super::wal::WalError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TsdbError {
+    #[error("cannot create tsdb directory {path}: {source}")]
+    CreateDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] WalError),
+    #[error("invalid matcher: {0}")]
+    Matcher(String),
+}

@@ -1,0 +1,27 @@
+//! The time-series database: series interned to references with an inverted label index,
+//! samples in per-series XOR chunks, a write-ahead log with group commit so every
+//! acknowledged append is durable, and a querier over it all. It knows nothing of HTTP,
+//! scraping or PromQL: callers hand it label sets and samples, and matchers to select.
+//! On-disk formats are specified in `docs/format/`.
+
+pub mod chunk;
+mod db;
+mod error;
+mod head;
+pub mod index;
+pub mod labels;
+mod options;
+mod records;
+pub mod wal;
+
+pub use db::{AppendReport, AppendSeries, Tsdb, MAX_REPORTED_ERRORS};
+pub use error::TsdbError;
+pub use head::SeriesData;
+pub use options::TsdbOptions;
+
+/// The NaN Prometheus writes to mark a series stale; compared by bits, never by value.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+pub fn is_stale_nan(value: f64) -> bool {
+    value.to_bits() == STALE_NAN_BITS
+}
