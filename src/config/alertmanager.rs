@@ -2227,7 +2227,7 @@ inhibit_rules:
             "alertmanager.receivers[1].name: notification config name \"r\" is not unique",
             "alertmanager.receivers[2].name: missing name in receiver",
             "alertmanager.mute_time_intervals[0].name: time interval \"offhours\" is not unique",
-            "alertmanager.inhibit_rules[0].source_match_re.a: invalid regular expression \"[\": unclosed character class",
+            "alertmanager.inhibit_rules[0].source_match_re.a: invalid regular expression \"[\": missing closing ]",
             "alertmanager.inhibit_rules[0].equal: invalid label name \"not valid\" in equal list",
             "alertmanager.route: root route must specify a default receiver",
             "alertmanager.route: root route must not have any matchers",

@@ -95,6 +95,23 @@ impl Config {
         problems
     }
 
+    /// Points static scrape targets at `to` where they name `from`: the default config
+    /// scrapes "itself" at the listen address, which a flag or an ephemeral port changes.
+    pub fn retarget_static(&mut self, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        for job in &mut self.scrape_configs {
+            for static_config in &mut job.static_configs {
+                for target in &mut static_config.targets {
+                    if target == from {
+                        *target = to.to_string();
+                    }
+                }
+            }
+        }
+    }
+
     /// The config as YAML with every secret replaced by `<secret>`, for
     /// `/api/v1/status/config`.
     pub fn to_redacted_yaml(&self) -> String {

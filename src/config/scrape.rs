@@ -956,7 +956,16 @@ fn is_valid_relabel_target(target: &str) -> bool {
 /// Compiles `pattern` the way label matchers use it, `^(?:pattern)$`, and describes the
 /// error in one line if it does not compile.
 pub(super) fn anchored_regex_problem(pattern: &str) -> Option<String> {
-    let error = regex::Regex::new(&format!("^(?:{pattern})$")).err()?;
+    // The same RE2 translation the relabel engine and matchers use, so validation accepts
+    // exactly what they compile.
+    let translated = match crate::metrics::tsdb::index::re2::translate(pattern) {
+        Ok(translated) => translated,
+        Err(problem) => return Some(format!("invalid regular expression {pattern:?}: {problem}")),
+    };
+    let error = regex::RegexBuilder::new(&format!("^(?s:{translated})$"))
+        .octal(true)
+        .build()
+        .err()?;
     let detail = match &error {
         regex::Error::Syntax(text) => text
             .lines()

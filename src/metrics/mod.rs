@@ -3,4 +3,5 @@
 
 pub mod api;
 pub mod remote;
+pub mod scrape;
 pub mod tsdb;

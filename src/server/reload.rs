@@ -25,7 +25,9 @@ pub struct Overrides {
 impl Overrides {
     pub fn apply(&self, config: &mut Config) {
         if let Some(listen) = self.listen {
+            let from_file = config.server.listen.clone();
             config.server.listen = listen.to_string();
+            config.retarget_static(&from_file, &config.server.listen.clone());
         }
         if let Some(data_dir) = &self.data_dir {
             config.storage.path = data_dir.clone();
@@ -114,6 +116,8 @@ pub async fn reload(state: &AppState) -> Result<(), String> {
         }
     };
     state.overrides.apply(&mut new_config);
+    let configured_listen = new_config.server.listen.clone();
+    new_config.retarget_static(&configured_listen, &state.bound_addr);
     let running = state.config();
     if new_config.server.listen != running.server.listen
         || new_config.data_dir() != running.data_dir()
@@ -124,6 +128,9 @@ pub async fn reload(state: &AppState) -> Result<(), String> {
         new_config.base_dir = running.base_dir.clone();
     }
     state.replace_config(new_config);
+    if let Some(scrape) = state.metrics.scrape.get() {
+        scrape.sync(&state.config());
+    }
     state.reload_metrics.record_success();
     tracing::info!("config reloaded");
     Ok(())

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::meta::{self, MetaError, MetaStore};
+use crate::metrics::scrape::ScrapeManager;
 use crate::metrics::tsdb::{Tsdb, TsdbError, TsdbOptions};
 use crate::telemetry::process::ProcessCollector;
 
@@ -47,7 +48,7 @@ pub enum ServerError {
 
 /// Runs the server until SIGTERM/SIGINT (clean exit) or a fatal error.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     config_path: Option<PathBuf>,
     overrides: Overrides,
 ) -> Result<(), ServerError> {
@@ -66,7 +67,14 @@ pub async fn run(
     tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "sightline listening");
 
     let shutdown_timeout = config.server.shutdown_timeout.as_duration();
-    let state = Arc::new(AppState::new(config, config_path, overrides));
+    let configured_listen = config.server.listen.clone();
+    config.retarget_static(&configured_listen, &local_addr.to_string());
+    let state = Arc::new(AppState::new(
+        config,
+        config_path,
+        overrides,
+        local_addr.to_string(),
+    ));
     state.registry.register(Arc::new(BuildInfoCollector));
     state
         .registry
@@ -113,6 +121,15 @@ pub async fn run(
 
     state.ready.store(false, Ordering::Release);
     let _ = stop_tx.send(true);
+    if let Some(scrape) = state.metrics.scrape.get() {
+        // Final staleness markers for every scraped series.
+        if tokio::time::timeout(shutdown_timeout, scrape.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("scrape loops did not stop within the shutdown timeout");
+        }
+    }
     match tokio::time::timeout(shutdown_timeout, server).await {
         Ok(Ok(Ok(()))) => tracing::info!("http server drained"),
         Ok(Ok(Err(err))) => return Err(ServerError::Serve(err)),
@@ -134,6 +151,22 @@ pub async fn run(
     tracing::info!("sightline stopped");
     outcome
 }
+
+/// Re-runs discovery so file_sd changes are picked up without a reload.
+async fn resync_periodically(state: Arc<AppState>, scrape: Arc<ScrapeManager>) {
+    let mut ticker = tokio::time::interval(FILE_SD_RESYNC);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if !state.ready.load(Ordering::Acquire) {
+            return;
+        }
+        scrape.sync(&state.config());
+    }
+}
+
+/// How often file_sd files are re-read.
+const FILE_SD_RESYNC: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens the stores off the async runtime, then marks the server ready.
 async fn open_storage(
@@ -166,7 +199,11 @@ async fn open_storage(
     let _ = state.meta.set(store);
     let tsdb = Arc::new(tsdb);
     state.registry.register(tsdb.clone());
-    let _ = state.metrics.tsdb.set(tsdb);
+    let _ = state.metrics.tsdb.set(tsdb.clone());
+    let scrape = Arc::new(ScrapeManager::new(tsdb));
+    scrape.sync(&state.config());
+    let _ = state.metrics.scrape.set(scrape.clone());
+    tokio::spawn(resync_periodically(state.clone(), scrape));
     state.ready.store(true, Ordering::Release);
     tracing::info!("sightline ready");
 }

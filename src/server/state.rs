@@ -29,10 +29,17 @@ pub struct AppState {
     pub reload_lock: tokio::sync::Mutex<()>,
     /// RFC 3339 start time, for `/api/v1/status/runtimeinfo`.
     pub started_at: String,
+    /// The address actually bound (differs from the config with port 0).
+    pub bound_addr: String,
 }
 
 impl AppState {
-    pub fn new(config: Config, config_path: Option<PathBuf>, overrides: Overrides) -> Self {
+    pub fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        overrides: Overrides,
+        bound_addr: String,
+    ) -> Self {
         let metrics = Arc::new(MetricsState::new(&config));
         AppState {
             config: RwLock::new(Arc::new(config)),
@@ -46,6 +53,7 @@ impl AppState {
             metrics,
             reload_lock: tokio::sync::Mutex::new(()),
             started_at: crate::time_format::now_rfc3339(),
+            bound_addr,
         }
     }
 

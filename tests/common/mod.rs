@@ -27,6 +27,8 @@ pub struct Launch {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub data_dir: Option<PathBuf>,
+    /// Run on the embedded default config (which scrapes the server itself).
+    pub embedded_default: bool,
 }
 
 impl Launch {
@@ -37,6 +39,11 @@ impl Launch {
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn embedded_default(mut self) -> Self {
+        self.embedded_default = true;
         self
     }
 
@@ -70,7 +77,17 @@ pub fn spawn(
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(&data_dir)
-        .args(&launch.args)
+        .args(&launch.args);
+    // Without a config of its own a test gets one that scrapes nothing, so that sample
+    // counts are exactly what the test wrote; the embedded default is tested on its own.
+    if !launch.args.iter().any(|arg| arg == "--config") && !launch.embedded_default {
+        let quiet = data_dir.with_file_name("test-config.yaml");
+        std::fs::create_dir_all(data_dir.parent().expect("data dir has a parent"))
+            .expect("config dir");
+        std::fs::write(&quiet, "scrape_configs: []\n").expect("write test config");
+        command.arg("--config").arg(quiet);
+    }
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -4,6 +4,7 @@
 pub mod params;
 mod remote_write;
 mod series;
+mod targets;
 
 use std::sync::{Arc, OnceLock};
 
@@ -11,11 +12,13 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::remote::DecodeLimits;
+use super::scrape::ScrapeManager;
 use super::tsdb::Tsdb;
 
 /// What the metrics handlers share. The database is set once storage has opened.
 pub struct MetricsState {
     pub tsdb: OnceLock<Arc<Tsdb>>,
+    pub scrape: OnceLock<Arc<ScrapeManager>>,
     pub write_limits: DecodeLimits,
 }
 
@@ -25,6 +28,7 @@ impl MetricsState {
         let max_decompressed = config.server.limits.max_decompressed_body_size.bytes();
         MetricsState {
             tsdb: OnceLock::new(),
+            scrape: OnceLock::new(),
             write_limits: DecodeLimits {
                 max_decompressed_bytes: usize::try_from(max_decompressed).unwrap_or(usize::MAX),
                 max_labels_per_series: limits.max_labels_per_series,
@@ -44,5 +48,7 @@ pub fn router(state: Arc<MetricsState>) -> Router {
             get(series::label_names).post(series::label_names),
         )
         .route("/api/v1/label/{name}/values", get(series::label_values))
+        .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/metadata", get(targets::metadata))
         .with_state(state)
 }

@@ -10,7 +10,7 @@ mod label_store;
 mod matcher;
 mod mem_index;
 pub mod postings;
-mod re2;
+pub(crate) mod re2;
 mod symbols;
 
 pub use error::IndexError;

@@ -1,0 +1,117 @@
+//! The HTTP client of a scrape pool, from its prometheus.yml client settings: basic and
+//! bearer auth (inline or from files), TLS (CA, client certificate, server name, skip
+//! verify), proxy and redirects.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+
+use crate::config::scrape::HttpClientConfig;
+
+fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
+    let path = if Path::new(file).is_absolute() {
+        Path::new(file).to_path_buf()
+    } else {
+        base_dir.join(file)
+    };
+    std::fs::read_to_string(&path)
+        .map(|text| text.trim().to_string())
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))
+}
+
+/// The `Authorization` header value, if the config asks for one. Files are read on every
+/// call so rotated credentials are picked up.
+pub fn authorization_header(
+    config: &HttpClientConfig,
+    base_dir: &Path,
+) -> Result<Option<String>, String> {
+    if let Some(basic) = &config.basic_auth {
+        let username = match &basic.username_file {
+            Some(file) => read_secret_file(base_dir, file)?,
+            None => basic.username.clone(),
+        };
+        let password = match (&basic.password, &basic.password_file) {
+            (_, Some(file)) => read_secret_file(base_dir, file)?,
+            (Some(password), None) => password.expose().to_string(),
+            (None, None) => String::new(),
+        };
+        use base64::Engine;
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        return Ok(Some(format!("Basic {encoded}")));
+    }
+    if let Some(authorization) = config.effective_authorization() {
+        let credentials = match (&authorization.credentials, &authorization.credentials_file) {
+            (_, Some(file)) => read_secret_file(base_dir, file)?,
+            (Some(credentials), None) => credentials.expose().to_string(),
+            (None, None) => return Ok(None),
+        };
+        return Ok(Some(format!("{} {credentials}", authorization.scheme())));
+    }
+    Ok(None)
+}
+
+/// Builds the pool's client. `timeout` bounds each whole request.
+pub fn build_client(
+    config: &HttpClientConfig,
+    base_dir: &Path,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("Sightline/", env!("CARGO_PKG_VERSION")))
+        .gzip(true)
+        .redirect(if config.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    let tls = &config.tls_config;
+    if let Some(ca_file) = &tls.ca_file {
+        let path = base_dir.join(ca_file);
+        let pem = std::fs::read(&path)
+            .map_err(|err| format!("cannot read ca_file {}: {err}", path.display()))?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|err| format!("ca_file {}: {err}", path.display()))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if let (Some(cert_file), Some(key_file)) = (&tls.cert_file, &tls.key_file) {
+        let mut pem = std::fs::read(base_dir.join(cert_file))
+            .map_err(|err| format!("cannot read cert_file {cert_file}: {err}"))?;
+        pem.extend(
+            std::fs::read(base_dir.join(key_file))
+                .map_err(|err| format!("cannot read key_file {key_file}: {err}"))?,
+        );
+        let identity = reqwest::Identity::from_pem(&pem)
+            .map_err(|err| format!("client certificate: {err}"))?;
+        builder = builder.identity(identity);
+    }
+    if tls.insecure_skip_verify {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    if let Some(server_name) = &tls.server_name {
+        tracing::warn!(server_name, "tls_config.server_name is not supported yet: certificates are checked against the target host");
+    }
+    if let Some(proxy_url) = &config.proxy_url {
+        builder = builder.proxy(
+            reqwest::Proxy::all(proxy_url)
+                .map_err(|err| format!("proxy_url {proxy_url}: {err}"))?,
+        );
+    } else {
+        builder = builder.no_proxy();
+    }
+    let mut headers = HeaderMap::new();
+    if let Some(value) = authorization_header(config, base_dir)? {
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| "credentials contain characters not allowed in a header".to_string())?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    builder
+        .default_headers(headers)
+        .build()
+        .map_err(|err| format!("cannot build http client: {err}"))
+}

@@ -1,0 +1,221 @@
+//! Scraping as Prometheus does it: Sightline scraping itself, a real node_exporter (Debian
+//! package) with relabeling, file_sd changes picked up live, and broken targets reported.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::peers::{free_port, require_binary, Peer};
+use common::{config_file, Launch, TestServer};
+use serde_json::Value;
+
+fn start_with_config(yaml: &str) -> (tempfile::TempDir, TestServer) {
+    let (dir, path) = config_file(yaml);
+    let server = TestServer::start_with(
+        Launch::default()
+            .arg("--config")
+            .arg(path.to_str().unwrap()),
+    );
+    server.wait_ready();
+    (dir, server)
+}
+
+fn json(server: &TestServer, path: &str) -> Value {
+    server.get(path).json().unwrap()
+}
+
+/// Polls `/api/v1/targets` until `check` accepts the active targets.
+fn wait_for_targets(
+    server: &TestServer,
+    what: &str,
+    check: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = json(server, "/api/v1/targets");
+        let active = body["data"]["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if check(&active) {
+            return active;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; targets: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn series(server: &TestServer, selector: &str) -> Vec<Value> {
+    let encoded: String = form_urlencoded::byte_serialize(selector.as_bytes()).collect();
+    json(server, &format!("/api/v1/series?match[]={encoded}"))["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn scrapes_itself_at_the_address_it_really_listens_on() {
+    let (_dir, server) = start_with_config(
+        "scrape_configs:\n  - job_name: sightline\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['127.0.0.1:9470']\n",
+    );
+    let targets = wait_for_targets(&server, "a healthy self target", |active| {
+        active
+            .first()
+            .is_some_and(|target| target["health"] == "up")
+    });
+    assert_eq!(targets[0]["labels"]["instance"], server.addr.as_str());
+    assert_eq!(
+        targets[0]["scrapeUrl"],
+        format!("http://{}/metrics", server.addr)
+    );
+    let build_info = series(&server, "sightline_build_info");
+    assert_eq!(build_info.len(), 1);
+    assert_eq!(build_info[0]["job"], "sightline");
+    for synthetic in [
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    ] {
+        assert_eq!(
+            series(&server, &format!("{synthetic}{{job=\"sightline\"}}")).len(),
+            1,
+            "{synthetic}"
+        );
+    }
+    let metadata = json(
+        &server,
+        "/api/v1/metadata?metric=sightline_http_requests_total",
+    );
+    assert_eq!(
+        metadata["data"]["sightline_http_requests_total"][0]["type"],
+        "counter"
+    );
+}
+
+#[test]
+fn node_exporter_with_relabeling() {
+    require_binary(
+        "/usr/bin/prometheus-node-exporter",
+        "prometheus-node-exporter",
+    );
+    let port = free_port();
+    let _exporter = Peer::spawn(
+        "node_exporter",
+        "/usr/bin/prometheus-node-exporter",
+        &[format!("--web.listen-address=127.0.0.1:{port}")],
+        port,
+    );
+    let (_dir, server) = start_with_config(&format!(
+        "scrape_configs:\n  - job_name: node\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n        labels:\n          team: infra\n\
+         \x20   relabel_configs:\n      - source_labels: [__address__]\n        regex: '([^:]+):\\d+'\n        target_label: host\n\
+         \x20   metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: 'node_scrape_collector_.*'\n        action: drop\n"
+    ));
+    let targets = wait_for_targets(&server, "node_exporter up", |active| {
+        active
+            .first()
+            .is_some_and(|target| target["health"] == "up")
+    });
+    assert_eq!(targets[0]["lastError"], "");
+    assert_eq!(
+        targets[0]["discoveredLabels"]["__address__"],
+        format!("127.0.0.1:{port}")
+    );
+    let load = series(&server, "node_load1");
+    assert_eq!(load.len(), 1, "{load:?}");
+    assert_eq!(load[0]["job"], "node");
+    assert_eq!(load[0]["instance"], format!("127.0.0.1:{port}"));
+    assert_eq!(load[0]["team"], "infra");
+    assert_eq!(load[0]["host"], "127.0.0.1");
+    assert!(
+        series(&server, "{__name__=~\"node_scrape_collector_.*\"}").is_empty(),
+        "metric relabeling did not drop"
+    );
+    assert!(!series(&server, "node_cpu_seconds_total{mode=\"idle\"}").is_empty());
+}
+
+/// Serves `body` to every request, as a broken exporter would.
+fn serve_forever(body: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn file_sd_changes_are_picked_up_and_broken_targets_reported() {
+    let good = serve_forever("# TYPE demo_total counter\ndemo_total{path=\"/\"} 3\n");
+    let malformed = serve_forever("demo_total{path=\"/\" 3\n");
+    let unreachable = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let targets_file = dir.path().join("targets.json");
+    std::fs::write(
+        &targets_file,
+        format!(r#"[{{"targets": ["127.0.0.1:{good}"], "labels": {{"env": "dev"}}}}]"#),
+    )
+    .unwrap();
+    let config = dir.path().join("sightline.yaml");
+    std::fs::write(
+        &config,
+        "scrape_configs:\n  - job_name: files\n    scrape_interval: 1s\n    file_sd_configs:\n      - files: ['*.json']\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with(
+        Launch::default()
+            .arg("--config")
+            .arg(config.to_str().unwrap()),
+    );
+    server.wait_ready();
+    wait_for_targets(&server, "the first file_sd target", |active| {
+        active.len() == 1 && active[0]["health"] == "up" && active[0]["labels"]["env"] == "dev"
+    });
+    assert_eq!(series(&server, "demo_total").len(), 1);
+
+    std::fs::write(
+        &targets_file,
+        format!(r#"[{{"targets": ["127.0.0.1:{good}", "127.0.0.1:{malformed}", "127.0.0.1:{unreachable}"]}}]"#),
+    )
+    .unwrap();
+    let active = wait_for_targets(&server, "three targets, two down", |active| {
+        active.len() == 3
+            && active
+                .iter()
+                .filter(|target| target["health"] == "down")
+                .count()
+                == 2
+    });
+    let error_of = |port: u16| {
+        active
+            .iter()
+            .find(|target| target["labels"]["instance"] == format!("127.0.0.1:{port}"))
+            .map(|target| target["lastError"].as_str().unwrap_or("").to_string())
+            .unwrap()
+    };
+    assert!(
+        error_of(malformed).contains("parse error"),
+        "{}",
+        error_of(malformed)
+    );
+    assert!(!error_of(unreachable).is_empty());
+    assert_eq!(error_of(good), "");
+    // `up` exists for every target, including the broken ones (the first target's old
+    // series, labelled env="dev", is still listed beside them).
+    assert_eq!(series(&server, "up{job=\"files\",env=\"\"}").len(), 3);
+    assert_eq!(series(&server, "up{job=\"files\"}").len(), 4);
+}
