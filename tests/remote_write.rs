@@ -226,3 +226,76 @@ fn api_errors_use_the_prometheus_envelope() {
     assert_eq!(bad_time.status(), 400);
     assert!(bad_time.text().unwrap().contains("start"));
 }
+
+#[test]
+fn overload_answers_429_with_retry_after_and_retries_lose_nothing() {
+    let (_dir, path) = config_file("server:\n  limits:\n    max_concurrent_writes: 1\n");
+    let server = TestServer::start_with(
+        Launch::default()
+            .arg("--config")
+            .arg(path.to_str().unwrap()),
+    );
+    server.wait_ready();
+    let url = server.url("/api/v1/write");
+    let saw_429 = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..6)
+        .map(|writer| {
+            let (url, saw_429) = (url.clone(), saw_429.clone());
+            std::thread::spawn(move || {
+                let client = TestServer::client();
+                for round in 0..15i64 {
+                    let batch: Vec<Series> = (0..2000)
+                        .map(|index| {
+                            let name = format!("w{writer}_{index}");
+                            series(
+                                &[("__name__", "load_test"), ("series", name.as_str())],
+                                &[(1_700_000_000_000 + round * 1000, round as f64)],
+                            )
+                        })
+                        .collect();
+                    let body = encode_write_request_v1(&batch);
+                    loop {
+                        let response = client
+                            .post(&url)
+                            .header("Content-Type", "application/x-protobuf")
+                            .header("Content-Encoding", "snappy")
+                            .body(body.clone())
+                            .send()
+                            .unwrap();
+                        match response.status().as_u16() {
+                            204 => break,
+                            429 => {
+                                assert!(response.headers().contains_key("retry-after"));
+                                saw_429.store(true, std::sync::atomic::Ordering::Relaxed);
+                                std::thread::sleep(std::time::Duration::from_millis(5));
+                            }
+                            other => panic!(
+                                "unexpected status {other}: {}",
+                                response.text().unwrap_or_default()
+                            ),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    assert!(
+        saw_429.load(std::sync::atomic::Ordering::Relaxed),
+        "six writers against a limit of one never saw 429"
+    );
+    let metrics = server.get("/metrics").text().unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "sightline_tsdb_head_samples_appended_total {}",
+            6 * 15 * 2000
+        )),
+        "samples lost: {}",
+        metrics
+            .lines()
+            .find(|line| line.starts_with("sightline_tsdb_head_samples_appended_total"))
+            .unwrap_or("")
+    );
+}

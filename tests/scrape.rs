@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use common::peers::{free_port, require_binary, Peer};
 use common::{config_file, Launch, TestServer};
 use serde_json::Value;
+use sightline::metrics::tsdb::index::{MatchOp, Matcher};
+use sightline::metrics::tsdb::{is_stale_nan, Tsdb, TsdbOptions};
 
 fn start_with_config(yaml: &str) -> (tempfile::TempDir, TestServer) {
     let (dir, path) = config_file(yaml);
@@ -218,4 +220,32 @@ fn file_sd_changes_are_picked_up_and_broken_targets_reported() {
     // series, labelled env="dev", is still listed beside them).
     assert_eq!(series(&server, "up{job=\"files\",env=\"\"}").len(), 3);
     assert_eq!(series(&server, "up{job=\"files\"}").len(), 4);
+
+    // The values: read the stored `up` samples after a clean stop.
+    let mut server = server;
+    server.signal("TERM");
+    assert!(server
+        .wait_exit(Duration::from_secs(10))
+        .is_some_and(|status| status.success()));
+    let tsdb = Tsdb::open(&server.data_dir.join("metrics"), TsdbOptions::default()).unwrap();
+    let last_up = |port: u16| -> f64 {
+        let matchers = [
+            Matcher::new(MatchOp::Equal, "__name__", "up").unwrap(),
+            Matcher::new(MatchOp::Equal, "instance", format!("127.0.0.1:{port}")).unwrap(),
+            Matcher::new(MatchOp::Equal, "env", "").unwrap(),
+        ];
+        let found = tsdb.select(&matchers, i64::MIN, i64::MAX);
+        assert_eq!(found.len(), 1);
+        // The loop's last write at shutdown is a staleness marker; the value before it counts.
+        let values: Vec<f64> = found[0]
+            .samples
+            .iter()
+            .map(|(_, v)| *v)
+            .filter(|v| !is_stale_nan(*v))
+            .collect();
+        *values.last().unwrap()
+    };
+    assert_eq!(last_up(good), 1.0);
+    assert_eq!(last_up(malformed), 0.0);
+    assert_eq!(last_up(unreachable), 0.0);
 }

@@ -65,6 +65,9 @@ pub struct LimitsConfig {
     pub max_body_size: ByteSize,
     /// Largest body after decompression (snappy remote write, gzip pushes).
     pub max_decompressed_body_size: ByteSize,
+    /// Write requests (remote write, pushes) decoded and stored at once; more are answered
+    /// 429 with `Retry-After`, so senders back off and retry instead of piling up memory.
+    pub max_concurrent_writes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -72,6 +75,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_body_size: ByteSize::mib(32),
             max_decompressed_body_size: ByteSize::mib(128),
+            max_concurrent_writes: 32,
         }
     }
 }
@@ -106,6 +110,9 @@ impl ServerConfig {
                     format!("must be an http(s) URL, got {url:?}"),
                 );
             }
+        }
+        if self.limits.max_concurrent_writes == 0 {
+            problems.push("server.limits.max_concurrent_writes", "must be at least 1");
         }
         if self.limits.max_body_size.bytes() == 0 {
             problems.push("server.limits.max_body_size", "must be greater than zero");

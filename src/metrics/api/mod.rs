@@ -20,6 +20,8 @@ pub struct MetricsState {
     pub tsdb: OnceLock<Arc<Tsdb>>,
     pub scrape: OnceLock<Arc<ScrapeManager>>,
     pub write_limits: DecodeLimits,
+    /// Permits for write requests in flight; see `server.limits.max_concurrent_writes`.
+    pub write_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl MetricsState {
@@ -29,6 +31,9 @@ impl MetricsState {
         MetricsState {
             tsdb: OnceLock::new(),
             scrape: OnceLock::new(),
+            write_permits: Arc::new(tokio::sync::Semaphore::new(
+                config.server.limits.max_concurrent_writes,
+            )),
             write_limits: DecodeLimits {
                 max_decompressed_bytes: usize::try_from(max_decompressed).unwrap_or(usize::MAX),
                 max_labels_per_series: limits.max_labels_per_series,

@@ -1,6 +1,7 @@
 //! `POST /api/v1/write`: Prometheus remote write 1.0 and 2.0. 204 once every good series is
 //! durable; 400 naming rejected series (the good ones are stored anyway, as Prometheus
-//! does); 413/415 for bodies we cannot take; 503 with `Retry-After` while starting.
+//! does); 413/415 for bodies we cannot take; 429 with `Retry-After` over the concurrency
+//! limit and 503 with `Retry-After` while starting or when the WAL refuses writes.
 
 use std::sync::Arc;
 
@@ -19,7 +20,13 @@ pub async fn write(
     body: Bytes,
 ) -> Response {
     let Some(tsdb) = state.tsdb.get().cloned() else {
-        return retry_later("storage is still opening");
+        return retry_later(StatusCode::SERVICE_UNAVAILABLE, "storage is still opening");
+    };
+    let Ok(_permit) = state.write_permits.clone().try_acquire_owned() else {
+        return retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many concurrent writes (server.limits.max_concurrent_writes)",
+        );
     };
     let header_text = |name: header::HeaderName| {
         headers
@@ -82,7 +89,10 @@ pub async fn write(
             // The WAL refused the write (disk full, I/O error): nothing was acknowledged,
             // so the sender should retry later.
             tracing::error!(error = %storage_error, "remote write could not be stored");
-            return retry_later(&format!("storage error: {storage_error}"));
+            return retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("storage error: {storage_error}"),
+            );
         }
     };
     respond(protocol, rejected, &report)
@@ -118,12 +128,8 @@ fn respond(protocol: Protocol, rejected: Option<String>, report: &AppendReport) 
     response
 }
 
-fn retry_later(message: &str) -> Response {
-    let mut response = (
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("{message}; retry later\n"),
-    )
-        .into_response();
+fn retry_later(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, format!("{message}; retry later\n")).into_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
