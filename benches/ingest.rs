@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sightline::metrics::remote::{
-    decode_write_request, encode_write_request_v1, DecodeLimits, SeriesToEncode,
+    decode_write_request, encode_write_request_v1, store, DecodeLimits, SeriesToEncode,
 };
 use sightline::metrics::tsdb::{AppendSeries, Tsdb, TsdbOptions};
 
@@ -104,19 +104,7 @@ fn bench_append(c: &mut Criterion) {
                     &limits,
                 )
                 .unwrap();
-                let label_sets: Vec<Vec<(&str, &str)>> = decoded
-                    .series()
-                    .map(|series| series.labels().collect())
-                    .collect();
-                let batch: Vec<AppendSeries<'_>> = decoded
-                    .series()
-                    .zip(&label_sets)
-                    .map(|(series, labels)| AppendSeries {
-                        labels,
-                        samples: series.samples(),
-                    })
-                    .collect();
-                tsdb.append(&batch).unwrap()
+                store(&decoded, &tsdb).unwrap()
             },
             BatchSize::LargeInput,
         )

@@ -11,8 +11,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::MetricsState;
-use crate::metrics::remote::{decode_write_request, Protocol, RemoteWriteErrorKind};
-use crate::metrics::tsdb::{AppendReport, AppendSeries};
+use crate::metrics::remote::{decode_write_request, store, Protocol, RemoteWriteErrorKind};
+use crate::metrics::tsdb::AppendReport;
 
 pub async fn write(
     State(state): State<Arc<MetricsState>>,
@@ -44,19 +44,7 @@ pub async fn write(
             content_encoding.as_deref(),
             &limits,
         )?;
-        let label_sets: Vec<Vec<(&str, &str)>> = decoded
-            .series()
-            .map(|series| series.labels().collect())
-            .collect();
-        let batch: Vec<AppendSeries<'_>> = decoded
-            .series()
-            .zip(&label_sets)
-            .map(|(series, labels)| AppendSeries {
-                labels,
-                samples: series.samples(),
-            })
-            .collect();
-        let report = tsdb.append(&batch);
+        let report = store(&decoded, &tsdb);
         Ok::<_, crate::metrics::remote::RemoteWriteError>((
             decoded.protocol,
             decoded.rejection_summary(10),

@@ -23,6 +23,7 @@ mod decode;
 mod encode;
 pub mod proto_v1;
 pub mod proto_v2;
+mod store;
 pub mod validate;
 mod wire;
 
@@ -37,4 +38,5 @@ pub use decode::{
 pub use encode::{
     encode_write_request_v1, encode_write_request_v2, snappy_compress, SeriesToEncode,
 };
+pub use store::store;
 pub use validate::{DecodeLimits, SeriesProblem};

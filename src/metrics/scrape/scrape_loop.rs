@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::config::scrape::ScrapeLimits;
 use crate::metrics::tsdb::{AppendSeries, Tsdb, STALE_NAN_BITS};
 
-use super::parse::{self, MetricType, ACCEPT_HEADER};
+use super::parse::{self, ACCEPT_HEADER};
 use super::relabel::{relabel, CompiledRelabel};
 use super::target::{LabelSet, Target};
 
@@ -265,19 +265,6 @@ struct BuiltScrape {
     metadata: BTreeMap<String, (String, String, String)>,
 }
 
-fn type_name(kind: MetricType) -> &'static str {
-    match kind {
-        MetricType::Counter => "counter",
-        MetricType::Gauge => "gauge",
-        MetricType::Histogram => "histogram",
-        MetricType::GaugeHistogram => "gaugehistogram",
-        MetricType::Summary => "summary",
-        MetricType::Info => "info",
-        MetricType::StateSet => "stateset",
-        _ => "unknown",
-    }
-}
-
 /// Parses the body and turns samples into labelled series, applying honor_labels,
 /// metric relabeling and the limits.
 fn build_series(
@@ -295,7 +282,7 @@ fn build_series(
             (
                 entry.family.clone(),
                 (
-                    type_name(entry.kind).to_string(),
+                    entry.kind.as_str().to_string(),
                     entry.help.clone(),
                     entry.unit.clone(),
                 ),
