@@ -52,16 +52,18 @@ pub fn authorization_header(
     Ok(None)
 }
 
-/// Builds the pool's client. `timeout` bounds each whole request.
+/// Builds the pool's client. `timeout` bounds each whole request; `compression` asks
+/// targets for gzip (`enable_compression`).
 pub fn build_client(
     config: &HttpClientConfig,
     base_dir: &Path,
     timeout: Duration,
+    compression: bool,
 ) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("Sightline/", env!("CARGO_PKG_VERSION")))
-        .gzip(true)
+        .gzip(compression)
         .redirect(if config.follow_redirects {
             reqwest::redirect::Policy::limited(10)
         } else {

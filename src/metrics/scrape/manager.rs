@@ -126,14 +126,18 @@ impl ScrapeManager {
                     ));
                     break;
                 }
-                let client =
-                    match build_client(&job.http_client(), &config.base_dir, target.timeout) {
-                        Ok(client) => client,
-                        Err(err) => {
-                            pool.errors.push(err);
-                            continue;
-                        }
-                    };
+                let client = match build_client(
+                    &job.http_client(),
+                    &config.base_dir,
+                    target.timeout,
+                    job.enable_compression,
+                ) {
+                    Ok(client) => client,
+                    Err(err) => {
+                        pool.errors.push(err);
+                        continue;
+                    }
+                };
                 let context = Arc::new(LoopContext {
                     target,
                     client,
@@ -141,6 +145,10 @@ impl ScrapeManager {
                     metric_rules: metric_rules.clone(),
                     honor_labels: job.honor_labels,
                     honor_timestamps: job.honor_timestamps,
+                    track_timestamps_staleness: job.track_timestamps_staleness,
+                    accept: scrape_loop::accept_header(
+                        &job.effective_scrape_protocols(&config.global),
+                    ),
                     limits,
                     health: Arc::new(Mutex::new(HealthSnapshot::default())),
                 });

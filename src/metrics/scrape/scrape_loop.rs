@@ -15,6 +15,7 @@ use crate::metrics::tsdb::{AppendSeries, Tsdb, STALE_NAN_BITS};
 use super::parse::{self, ACCEPT_HEADER};
 use super::relabel::{relabel, CompiledRelabel};
 use super::target::{LabelSet, Target};
+use crate::config::scrape::ScrapeProtocol;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -66,6 +67,10 @@ pub struct LoopContext {
     pub metric_rules: Arc<Vec<CompiledRelabel>>,
     pub honor_labels: bool,
     pub honor_timestamps: bool,
+    /// Also mark series with explicit timestamps stale when they vanish.
+    pub track_timestamps_staleness: bool,
+    /// The `Accept` header, from `scrape_protocols`.
+    pub accept: String,
     pub limits: ScrapeLimits,
     pub health: Arc<Mutex<HealthSnapshot>>,
 }
@@ -128,7 +133,10 @@ async fn scrape_once(context: &LoopContext, previous: HashSet<LabelSet>) -> Hash
     let post_relabel = series.len() as u64;
     let current: HashSet<LabelSet> = series
         .iter()
-        .filter(|(_, samples)| samples.first().is_some_and(|(t, _)| *t == scrape_time))
+        .filter(|(_, samples)| {
+            context.track_timestamps_staleness
+                || samples.first().is_some_and(|(t, _)| *t == scrape_time)
+        })
         .map(|(labels, _)| labels.clone())
         .collect();
     for labels in previous.difference(&current) {
@@ -201,6 +209,36 @@ async fn scrape_once(context: &LoopContext, previous: HashSet<LabelSet>) -> Hash
     current
 }
 
+/// The `Accept` header for `protocols`, preferred first, as Prometheus builds it. The
+/// protobuf format is not parsed here, so it is not asked for; with nothing left, the
+/// default header is used.
+pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
+    let media_types: Vec<&str> = protocols
+        .iter()
+        .filter_map(|protocol| match protocol {
+            ScrapeProtocol::PrometheusProto => None,
+            ScrapeProtocol::OpenMetricsText1_0_0 => {
+                Some("application/openmetrics-text;version=1.0.0")
+            }
+            ScrapeProtocol::OpenMetricsText0_0_1 => {
+                Some("application/openmetrics-text;version=0.0.1")
+            }
+            ScrapeProtocol::PrometheusText0_0_4 => Some("text/plain;version=0.0.4"),
+            ScrapeProtocol::PrometheusText1_0_0 => Some("text/plain;version=1.0.0"),
+        })
+        .collect();
+    if media_types.is_empty() {
+        return ACCEPT_HEADER.to_string();
+    }
+    let mut header: Vec<String> = media_types
+        .iter()
+        .enumerate()
+        .map(|(rank, media_type)| format!("{media_type};q={:.1}", 0.9 - 0.1 * rank as f64))
+        .collect();
+    header.push("*/*;q=0.1".to_string());
+    header.join(",")
+}
+
 fn with_name(target_labels: &LabelSet, name: &str) -> LabelSet {
     let mut labels = target_labels.clone();
     let position = labels.partition_point(|(label, _)| label.as_str() < "__name__");
@@ -214,7 +252,7 @@ async fn fetch(context: &LoopContext) -> Result<(Vec<u8>, Option<String>), Strin
         .client
         .get(&context.target.url)
         .timeout(context.target.timeout)
-        .header(reqwest::header::ACCEPT, ACCEPT_HEADER)
+        .header(reqwest::header::ACCEPT, &context.accept)
         .header("X-Prometheus-Scrape-Timeout-Seconds", timeout_seconds);
     let mut response = request
         .send()
@@ -426,6 +464,18 @@ mod tests {
         let mut honored = labels(&[("instance", "t:1"), ("job", "node")]);
         insert_scraped_label(&mut honored, "job", "app", true);
         assert_eq!(honored, labels(&[("instance", "t:1"), ("job", "app")]));
+    }
+
+    #[test]
+    fn accept_header_follows_scrape_protocols() {
+        assert_eq!(
+            accept_header(&[ScrapeProtocol::PrometheusText0_0_4, ScrapeProtocol::OpenMetricsText1_0_0]),
+            "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.8,*/*;q=0.1"
+        );
+        assert_eq!(
+            accept_header(&[ScrapeProtocol::PrometheusProto]),
+            ACCEPT_HEADER
+        );
     }
 
     #[test]
