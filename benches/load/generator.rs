@@ -1,11 +1,11 @@
 //! The workload: a deterministic population of series shaped like node_exporter hosts and
 //! instrumented HTTP services, and their values round after round.
 //!
-//! Everything follows from the seed: which targets exist, their labels, each series' shape
-//! and every value. Timestamps follow from `base_ms` (chosen once per run, shared by all
-//! systems) plus a per-target scrape offset. Each series has its own random stream, so the
-//! values of a series do not depend on how many series were asked for, on the batch size or
-//! on the concurrency.
+//! Everything follows from the seed and the series count: which targets exist, their
+//! labels, each series' shape and every value. Timestamps follow from `base_ms` (chosen once
+//! per run, shared by all systems) plus a per-target scrape offset. Each series has its own
+//! random stream, so values do not depend on the batch size, the concurrency or the number of
+//! encoder threads ([`self_check`] verifies this at the start of every run).
 //!
 //! Shapes: counters that grow at a per-series rate with jitter, gauges that random-walk
 //! inside bounds, constants (info metrics, sizes, start times), and classic histograms
@@ -96,9 +96,16 @@ enum Shape {
     },
     Constant,
     /// Cumulative bucket `index` of histogram `group` (the last index is `+Inf`).
-    Bucket { group: u32, index: u16 },
-    HistogramSum { group: u32 },
-    HistogramCount { group: u32 },
+    Bucket {
+        group: u32,
+        index: u16,
+    },
+    HistogramSum {
+        group: u32,
+    },
+    HistogramCount {
+        group: u32,
+    },
 }
 
 struct Series {
@@ -149,7 +156,8 @@ fn normal_cdf(z: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erf = 1.0 - poly * (-x * x).exp();
     0.5 * (1.0 + sign * erf)
 }
@@ -188,7 +196,14 @@ pub struct EncodedRound {
 const LATENCY_BOUNDS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-const SIZE_BOUNDS: &[f64] = &[100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0];
+const SIZE_BOUNDS: &[f64] = &[
+    100.0,
+    1_000.0,
+    10_000.0,
+    100_000.0,
+    1_000_000.0,
+    10_000_000.0,
+];
 const DB_BOUNDS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0];
 
 pub struct Generator {
@@ -263,6 +278,16 @@ impl Generator {
         &self.targets
     }
 
+    /// The first label set that occurs twice, if any (two series with one label set would
+    /// be one series getting two values per timestamp).
+    pub fn duplicate_label_set(&self) -> Option<String> {
+        let mut seen = std::collections::HashSet::with_capacity(self.series.len());
+        self.series
+            .iter()
+            .find(|series| !seen.insert(&series.labels))
+            .map(|series| format!("{:?}", series.labels))
+    }
+
     /// Distinct metric names in the workload.
     pub fn metric_names(&self) -> usize {
         let mut names: Vec<&str> = self
@@ -279,19 +304,6 @@ impl Generator {
         names.sort_unstable();
         names.dedup();
         names.len()
-    }
-
-    /// Number of series whose metric name is `name`.
-    pub fn count_named(&self, name: &str) -> usize {
-        self.series
-            .iter()
-            .filter(|series| {
-                series
-                    .labels
-                    .iter()
-                    .any(|(label, value)| label == "__name__" && value == name)
-            })
-            .count()
     }
 
     /// Computes the values of the next round (round 0 keeps the initial values).
@@ -312,7 +324,11 @@ impl Generator {
                 } => {
                     if round > 0 {
                         let step = per_second * interval_s * (1.0 + jitter * rng.symmetric());
-                        *value += if whole { step.max(0.0).round() } else { step.max(0.0) };
+                        *value += if whole {
+                            step.max(0.0).round()
+                        } else {
+                            step.max(0.0)
+                        };
                     }
                 }
                 Shape::Gauge {
@@ -359,7 +375,12 @@ impl Generator {
     /// Advances one round and encodes it as remote write 1.0 requests of at most
     /// `batch` samples, split into `shards` contiguous shards, using up to `threads`
     /// threads.
-    pub fn encode_next_round(&mut self, shards: usize, batch: usize, threads: usize) -> EncodedRound {
+    pub fn encode_next_round(
+        &mut self,
+        shards: usize,
+        batch: usize,
+        threads: usize,
+    ) -> EncodedRound {
         let round = self.advance();
         let total = self.series.len();
         let shards = shards.max(1);
@@ -551,7 +572,26 @@ impl Builder {
         );
     }
 
-    fn gauge(&mut self, name: &str, extra: &[(&str, &str)], range: (f64, f64), sigma: f64, whole: bool) {
+    /// A counter whose rate is drawn from `[low, high)`.
+    fn counter_between(
+        &mut self,
+        name: &str,
+        extra: &[(&str, &str)],
+        (low, high): (f64, f64),
+        whole: bool,
+    ) {
+        let per_second = self.rng.range(low, high);
+        self.counter(name, extra, per_second, whole);
+    }
+
+    fn gauge(
+        &mut self,
+        name: &str,
+        extra: &[(&str, &str)],
+        range: (f64, f64),
+        sigma: f64,
+        whole: bool,
+    ) {
         let (min, max) = range;
         let start = self.rng.range(min, max);
         let start = if whole { start.round() } else { start };
@@ -605,7 +645,12 @@ impl Builder {
                 0.0,
             );
         }
-        self.push(&format!("{name}_sum"), extra, Shape::HistogramSum { group }, 0.0);
+        self.push(
+            &format!("{name}_sum"),
+            extra,
+            Shape::HistogramSum { group },
+            0.0,
+        );
         self.push(
             &format!("{name}_count"),
             extra,
@@ -634,7 +679,9 @@ impl Builder {
         let memory = *self.rng.pick(&[8.0, 16.0, 32.0, 64.0]) * 1024.0 * 1024.0 * 1024.0;
         // `up` first: a node target cut short still reports it.
         self.scrape_meta();
-        let release = self.rng.pick(&["6.1.0-18-amd64", "6.1.0-21-amd64", "5.10.0-28-amd64"]);
+        let release = *self
+            .rng
+            .pick(&["6.1.0-18-amd64", "6.1.0-21-amd64", "5.10.0-28-amd64"]);
         let nodename = format!("node-{index:06}");
         self.constant(
             "node_uname_info",
@@ -654,14 +701,38 @@ impl Builder {
         self.gauge("node_load15", &[], (0.0, load_max), 0.02, false);
         self.constant("node_memory_MemTotal_bytes", &[], memory);
         let page = 4096.0 * 256.0;
-        self.gauge("node_memory_MemAvailable_bytes", &[], (0.1 * memory, 0.9 * memory), 200.0 * page, true);
-        self.gauge("node_memory_MemFree_bytes", &[], (0.02 * memory, 0.5 * memory), 200.0 * page, true);
-        self.gauge("node_memory_Cached_bytes", &[], (0.05 * memory, 0.6 * memory), 100.0 * page, true);
-        self.gauge("node_memory_Buffers_bytes", &[], (0.001 * memory, 0.05 * memory), 10.0 * page, true);
+        self.gauge(
+            "node_memory_MemAvailable_bytes",
+            &[],
+            (0.1 * memory, 0.9 * memory),
+            200.0 * page,
+            true,
+        );
+        self.gauge(
+            "node_memory_MemFree_bytes",
+            &[],
+            (0.02 * memory, 0.5 * memory),
+            200.0 * page,
+            true,
+        );
+        self.gauge(
+            "node_memory_Cached_bytes",
+            &[],
+            (0.05 * memory, 0.6 * memory),
+            100.0 * page,
+            true,
+        );
+        self.gauge(
+            "node_memory_Buffers_bytes",
+            &[],
+            (0.001 * memory, 0.05 * memory),
+            10.0 * page,
+            true,
+        );
         for cpu in 0..cpus {
             let cpu = cpu.to_string();
-            for (mode, low, high) in CPU_MODES {
-                let share = self.rng.range(*low, *high);
+            for &(mode, low, high) in CPU_MODES {
+                let share = self.rng.range(low, high);
                 self.counter(
                     "node_cpu_seconds_total",
                     &[("cpu", &cpu), ("mode", mode)],
@@ -682,31 +753,79 @@ impl Builder {
                 ("mountpoint", mountpoint),
             ];
             self.constant("node_filesystem_size_bytes", &labels, size);
-            self.gauge("node_filesystem_avail_bytes", &labels, (0.05 * size, 0.95 * size), 0.001 * size, true);
-            self.gauge("node_filesystem_free_bytes", &labels, (0.1 * size, 0.99 * size), 0.001 * size, true);
+            self.gauge(
+                "node_filesystem_avail_bytes",
+                &labels,
+                (0.05 * size, 0.95 * size),
+                0.001 * size,
+                true,
+            );
+            self.gauge(
+                "node_filesystem_free_bytes",
+                &labels,
+                (0.1 * size, 0.99 * size),
+                0.001 * size,
+                true,
+            );
         }
         for device in ["nvme0n1", "nvme1n1"] {
             let labels = [("device", device)];
             let busy = self.rng.range(0.001, 0.4);
-            self.counter("node_disk_read_bytes_total", &labels, self.rng.range(1e4, 5e6), true);
-            self.counter("node_disk_written_bytes_total", &labels, self.rng.range(1e4, 8e6), true);
-            self.counter("node_disk_reads_completed_total", &labels, self.rng.range(1.0, 300.0), true);
-            self.counter("node_disk_writes_completed_total", &labels, self.rng.range(1.0, 500.0), true);
+            self.counter_between("node_disk_read_bytes_total", &labels, (1e4, 5e6), true);
+            self.counter_between("node_disk_written_bytes_total", &labels, (1e4, 8e6), true);
+            self.counter_between(
+                "node_disk_reads_completed_total",
+                &labels,
+                (1.0, 300.0),
+                true,
+            );
+            self.counter_between(
+                "node_disk_writes_completed_total",
+                &labels,
+                (1.0, 500.0),
+                true,
+            );
             self.counter("node_disk_io_time_seconds_total", &labels, busy, false);
         }
         for device in ["eth0", "lo"] {
             let labels = [("device", device)];
-            self.counter("node_network_receive_bytes_total", &labels, self.rng.range(1e3, 1e7), true);
-            self.counter("node_network_transmit_bytes_total", &labels, self.rng.range(1e3, 1e7), true);
-            self.counter("node_network_receive_packets_total", &labels, self.rng.range(10.0, 1e4), true);
-            self.counter("node_network_transmit_packets_total", &labels, self.rng.range(10.0, 1e4), true);
+            self.counter_between(
+                "node_network_receive_bytes_total",
+                &labels,
+                (1e3, 1e7),
+                true,
+            );
+            self.counter_between(
+                "node_network_transmit_bytes_total",
+                &labels,
+                (1e3, 1e7),
+                true,
+            );
+            self.counter_between(
+                "node_network_receive_packets_total",
+                &labels,
+                (10.0, 1e4),
+                true,
+            );
+            self.counter_between(
+                "node_network_transmit_packets_total",
+                &labels,
+                (10.0, 1e4),
+                true,
+            );
         }
-        self.counter("node_context_switches_total", &[], self.rng.range(1e3, 5e4), true);
-        self.counter("node_intr_total", &[], self.rng.range(500.0, 2e4), true);
-        self.counter("node_forks_total", &[], self.rng.range(0.1, 20.0), true);
+        self.counter_between("node_context_switches_total", &[], (1e3, 5e4), true);
+        self.counter_between("node_intr_total", &[], (500.0, 2e4), true);
+        self.counter_between("node_forks_total", &[], (0.1, 20.0), true);
         self.gauge("node_procs_running", &[], (0.0, cpus as f64), 1.0, true);
         self.gauge("node_procs_blocked", &[], (0.0, 4.0), 0.5, true);
-        self.gauge("node_filefd_allocated", &[], (1_000.0, 20_000.0), 50.0, true);
+        self.gauge(
+            "node_filefd_allocated",
+            &[],
+            (1_000.0, 20_000.0),
+            50.0,
+            true,
+        );
         self.gauge("node_sockstat_TCP_inuse", &[], (10.0, 2_000.0), 10.0, true);
     }
 
@@ -721,7 +840,7 @@ impl Builder {
         let pod = format!("{job}-{}-{}", self.rng.token(10), self.rng.token(5));
         self.start_target(job, instance, &[("pod", pod)]);
         self.scrape_meta();
-        let version = self.rng.pick(&["1.14.2", "1.15.0", "1.15.1"]);
+        let version = *self.rng.pick(&["1.14.2", "1.15.0", "1.15.1"]);
         let revision = format!("{:07x}", self.rng.next_u64() & 0xfff_ffff);
         self.constant(
             "app_build_info",
@@ -729,15 +848,19 @@ impl Builder {
             1.0,
         );
         let traffic = self.rng.range(1.0, 150.0);
-        for (method, path) in *routes {
-            let weight = if *path == "/healthz" { 0.2 } else { self.rng.range(0.2, 1.0) };
+        for &(method, path) in routes {
+            let weight = if path == "/healthz" {
+                0.2
+            } else {
+                self.rng.range(0.2, 1.0)
+            };
             let per_second = traffic * weight;
-            let codes: &[(&str, f64)] = if *method == "GET" {
+            let codes: &[(&str, f64)] = if method == "GET" {
                 &[("200", 0.95), ("304", 0.03), ("404", 0.015), ("500", 0.005)]
             } else {
                 &[("201", 0.96), ("400", 0.03), ("500", 0.01)]
             };
-            for (code, share) in codes {
+            for &(code, share) in codes {
                 self.counter(
                     "http_requests_total",
                     &[("code", code), ("method", method), ("path", path)],
@@ -746,8 +869,12 @@ impl Builder {
                 );
             }
         }
-        for (method, path) in *routes {
-            let median = if *path == "/healthz" { 0.002 } else { self.rng.range(0.01, 0.2) };
+        for &(method, path) in routes {
+            let median = if path == "/healthz" {
+                0.002
+            } else {
+                self.rng.range(0.01, 0.2)
+            };
             let per_second = traffic * self.rng.range(0.2, 1.0);
             self.histogram(
                 "http_request_duration_seconds",
@@ -757,12 +884,12 @@ impl Builder {
                 (median, 0.8),
             );
         }
-        for (_, path) in *routes {
+        for &(method, path) in routes {
             let median = self.rng.range(500.0, 50_000.0);
             let per_second = traffic * self.rng.range(0.2, 1.0);
             self.histogram(
                 "http_response_size_bytes",
-                &[("path", path)],
+                &[("method", method), ("path", path)],
                 SIZE_BOUNDS,
                 per_second,
                 (median, 1.2),
@@ -780,10 +907,22 @@ impl Builder {
             );
         }
         self.gauge("http_requests_in_flight", &[], (0.0, 64.0), 2.0, true);
-        self.counter("process_cpu_seconds_total", &[], self.rng.range(0.01, 1.5), false);
+        self.counter_between("process_cpu_seconds_total", &[], (0.01, 1.5), false);
         let resident = self.rng.range(5e7, 2e9);
-        self.gauge("process_resident_memory_bytes", &[], (0.5 * resident, 1.5 * resident), 0.01 * resident, true);
-        self.gauge("process_virtual_memory_bytes", &[], (2.0 * resident, 4.0 * resident), 0.01 * resident, true);
+        self.gauge(
+            "process_resident_memory_bytes",
+            &[],
+            (0.5 * resident, 1.5 * resident),
+            0.01 * resident,
+            true,
+        );
+        self.gauge(
+            "process_virtual_memory_bytes",
+            &[],
+            (2.0 * resident, 4.0 * resident),
+            0.01 * resident,
+            true,
+        );
         self.gauge("process_open_fds", &[], (20.0, 2_000.0), 5.0, true);
         self.constant("process_max_fds", &[], 1_048_576.0);
         let started = (self.base_s - self.rng.range(600.0, 14.0 * 86_400.0)).round();
@@ -791,15 +930,31 @@ impl Builder {
         self.gauge("go_goroutines", &[], (20.0, 5_000.0), 20.0, true);
         self.gauge("go_threads", &[], (8.0, 64.0), 1.0, true);
         self.gauge("go_memstats_heap_alloc_bytes", &[], (1e7, 1e9), 5e6, true);
-        self.counter("go_memstats_alloc_bytes_total", &[], self.rng.range(1e5, 5e7), true);
+        self.counter_between("go_memstats_alloc_bytes_total", &[], (1e5, 5e7), true);
         self.gauge("go_memstats_gc_sys_bytes", &[], (1e6, 5e7), 1e5, true);
         for cache in ["session", "template"] {
             let lookups = traffic * self.rng.range(0.5, 3.0);
             let hit_ratio = self.rng.range(0.6, 0.99);
-            self.counter("cache_hits_total", &[("cache", cache)], lookups * hit_ratio, true);
-            self.counter("cache_misses_total", &[("cache", cache)], lookups * (1.0 - hit_ratio), true);
+            self.counter(
+                "cache_hits_total",
+                &[("cache", cache)],
+                lookups * hit_ratio,
+                true,
+            );
+            self.counter(
+                "cache_misses_total",
+                &[("cache", cache)],
+                lookups * (1.0 - hit_ratio),
+                true,
+            );
         }
-        self.gauge("queue_depth", &[("queue", "events")], (0.0, 10_000.0), 50.0, true);
+        self.gauge(
+            "queue_depth",
+            &[("queue", "events")],
+            (0.0, 10_000.0),
+            50.0,
+            true,
+        );
     }
 }
 
@@ -812,3 +967,87 @@ fn format_le(bound: f64) -> String {
     }
 }
 
+/// Checks the generator's promises on a small workload: the exact series count, values and
+/// request bodies independent of sharding and threads, app targets within
+/// `APP_TARGET_MAX_SERIES`, and histograms whose buckets are cumulative with `+Inf` equal
+/// to `_count`.
+pub fn self_check() -> Result<(), String> {
+    let shape = WorkloadShape {
+        seed: 7,
+        series: 5_003,
+        interval_ms: 15_000,
+        base_ms: 1_700_000_010_000,
+    };
+    let mut one = Generator::new(shape.clone());
+    let mut two = Generator::new(shape.clone());
+    let mut three = Generator::new(shape.clone());
+    if one.series_count() != shape.series {
+        return Err(format!(
+            "asked for {} series, got {}",
+            shape.series,
+            one.series_count()
+        ));
+    }
+    for round in 0..4 {
+        let encoded_one = one.encode_next_round(3, 500, 2);
+        two.encode_next_round(2, 701, 1);
+        let encoded_three = three.encode_next_round(3, 500, 1);
+        let same_values = one
+            .values
+            .iter()
+            .zip(&two.values)
+            .all(|(left, right)| left.to_bits() == right.to_bits());
+        if !same_values {
+            return Err(format!("round {round}: values depend on sharding"));
+        }
+        let same_bodies = encoded_one
+            .shards
+            .iter()
+            .flatten()
+            .zip(encoded_three.shards.iter().flatten())
+            .all(|(left, right)| left.body == right.body);
+        if !same_bodies {
+            return Err(format!(
+                "round {round}: request bodies depend on encoder threads"
+            ));
+        }
+        for (group, histogram) in one.histograms.iter().enumerate() {
+            let cumulative = histogram
+                .cumulative
+                .windows(2)
+                .all(|pair| pair[0] <= pair[1]);
+            if !cumulative {
+                return Err(format!(
+                    "round {round}: histogram {group} is not cumulative"
+                ));
+            }
+        }
+    }
+    if let Some(labels) = one.duplicate_label_set() {
+        return Err(format!("label set {labels} occurs twice"));
+    }
+    let mut per_target = vec![0usize; one.targets.len()];
+    for series in &one.series {
+        per_target[series.target as usize] += 1;
+    }
+    for (target, count) in one.targets.iter().zip(&per_target) {
+        if target.job != "node" && *count > APP_TARGET_MAX_SERIES {
+            return Err(format!(
+                "app target {} has {count} series, over APP_TARGET_MAX_SERIES",
+                target.instance
+            ));
+        }
+    }
+    for (index, series) in one.series.iter().enumerate() {
+        if let Shape::HistogramCount { group } = series.shape {
+            let histogram = &one.histograms[group as usize];
+            let infinite_bucket = histogram.cumulative[histogram.bounds.len()];
+            if one.values[index] != infinite_bucket {
+                return Err(format!(
+                    "histogram {group}: _count differs from the +Inf bucket"
+                ));
+            }
+        }
+    }
+    Ok(())
+}

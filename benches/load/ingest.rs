@@ -105,9 +105,15 @@ fn post(client: &reqwest::blocking::Client, url: &str, body: bytes::Bytes, sent:
                     .and_then(|text| text.trim().parse::<f64>().ok())
                     .map(|seconds| Duration::from_secs_f64(seconds.clamp(0.05, 5.0)));
                 let text = response.text().unwrap_or_default();
-                let error = format!("{status}: {}", text.trim().chars().take(300).collect::<String>());
+                let error = format!(
+                    "{status}: {}",
+                    text.trim().chars().take(300).collect::<String>()
+                );
                 if status.as_u16() == 429 || status.as_u16() == 503 || status.is_server_error() {
-                    (Some(retry_after.unwrap_or(Duration::from_millis(200))), error)
+                    (
+                        Some(retry_after.unwrap_or(Duration::from_millis(200))),
+                        error,
+                    )
                 } else {
                     (None, error)
                 }

@@ -35,6 +35,14 @@ pub fn process_cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
     Some((utime + stime) / ticks)
 }
 
+/// The nice value of this process (the systems it starts inherit it).
+pub fn own_niceness() -> Option<i64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &text[text.rfind(')')? + 1..];
+    // Field 19 (nice), counted from field 3 right after the name.
+    after_name.split_whitespace().nth(16)?.parse().ok()
+}
+
 /// Busy CPU seconds of the whole machine (all cores; everything but idle and iowait).
 pub fn machine_busy_seconds(ticks: f64) -> Option<f64> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
@@ -58,7 +66,12 @@ pub fn machine_busy_seconds(ticks: f64) -> Option<f64> {
 /// The 1-, 5- and 15-minute load averages as `/proc/loadavg` prints them.
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
@@ -137,7 +150,9 @@ impl DirUsage {
         parts
             .iter()
             .filter(|(_, bytes)| **bytes * 100 >= self.bytes)
-            .map(|(name, bytes)| format!("{name} {:.0}%", **bytes as f64 * 100.0 / self.bytes as f64))
+            .map(|(name, bytes)| {
+                format!("{name} {:.0}%", **bytes as f64 * 100.0 / self.bytes as f64)
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -169,7 +184,11 @@ pub fn dir_usage(root: &Path, skip: &[&str]) -> DirUsage {
                 usage.files += 1;
                 let component = path_trail
                     .iter()
-                    .take(if path_trail.len() > 2 { 2 } else { path_trail.len().saturating_sub(1).max(1) })
+                    .take(if path_trail.len() > 2 {
+                        2
+                    } else {
+                        path_trail.len().saturating_sub(1).max(1)
+                    })
                     .cloned()
                     .collect::<Vec<_>>()
                     .join("/");

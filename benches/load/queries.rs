@@ -160,7 +160,10 @@ pub fn measure(
     let (path, params) = match query.kind {
         Kind::Instant => (
             "/api/v1/query",
-            vec![("query", query.expr.to_string()), ("time", seconds(window.eval_ms))],
+            vec![
+                ("query", query.expr.to_string()),
+                ("time", seconds(window.eval_ms)),
+            ],
         ),
         Kind::Range => (
             "/api/v1/query_range",
@@ -183,10 +186,13 @@ pub fn measure(
         let status = response.status();
         let bytes = response.bytes().map_err(|error| format!("body: {error}"))?;
         let elapsed = started.elapsed();
-        let body: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|error| format!("{status}: not JSON: {error}"))?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|error| format!("{status}: not JSON: {error}"))?;
         if !status.is_success() || body["status"] != "success" {
-            return Err(format!("{status}: {}", body["error"].as_str().unwrap_or("no error text")));
+            return Err(format!(
+                "{status}: {}",
+                body["error"].as_str().unwrap_or("no error text")
+            ));
         }
         Ok((elapsed, body))
     };
@@ -231,7 +237,10 @@ fn label_key(metric: &serde_json::Value) -> String {
         })
         .unwrap_or_default();
     labels.sort();
-    let inner: Vec<String> = labels.iter().map(|(name, value)| format!("{name}={value:?}")).collect();
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(name, value)| format!("{name}={value:?}"))
+        .collect();
     format!("{{{}}}", inner.join(", "))
 }
 
@@ -326,7 +335,12 @@ pub fn compare(reference: &Canonical, other: &Canonical) -> Option<String> {
                     differing += 1;
                     if first_difference.is_none() {
                         let show = |points: &[(i64, f64)]| {
-                            points.iter().take(3).map(|(t, v)| format!("{v}@{t}")).collect::<Vec<_>>().join(" ")
+                            points
+                                .iter()
+                                .take(3)
+                                .map(|(t, v)| format!("{v}@{t}"))
+                                .collect::<Vec<_>>()
+                                .join(" ")
                         };
                         first_difference =
                             Some(format!("{labels}: {} vs {}", show(got), show(expected)));
@@ -338,7 +352,10 @@ pub fn compare(reference: &Canonical, other: &Canonical) -> Option<String> {
         }
     }
     if missing > 0 {
-        problems.push(format!("{missing} of {} series missing", reference.series.len()));
+        problems.push(format!(
+            "{missing} of {} series missing",
+            reference.series.len()
+        ));
     }
     if extra > 0 {
         problems.push(format!("{extra} series extra"));

@@ -45,7 +45,12 @@ impl Kind {
     }
 
     pub fn parse(text: &str) -> Option<Kind> {
-        match text.trim().to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+        match text
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "")
+            .as_str()
+        {
             "sightline" => Some(Kind::Sightline),
             "prometheus" | "prom" => Some(Kind::Prometheus),
             "victoriametrics" | "vm" => Some(Kind::VictoriaMetrics),
@@ -87,7 +92,11 @@ pub fn locate(kind: Kind) -> Result<PathBuf, String> {
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(format!("{} points at {}, which is not a file", kind.binary_env(), path.display()))
+            Err(format!(
+                "{} points at {}, which is not a file",
+                kind.binary_env(),
+                path.display()
+            ))
         };
     }
     let default = Path::new(kind.default_binary());
@@ -119,7 +128,10 @@ pub fn locate(kind: Kind) -> Result<PathBuf, String> {
 
 /// Installs the missing peers' Debian packages (needs root; used with `--install-peers`).
 pub fn install_packages(kinds: &[Kind]) -> Result<(), String> {
-    let packages: Vec<&str> = kinds.iter().filter_map(|kind| kind.debian_package()).collect();
+    let packages: Vec<&str> = kinds
+        .iter()
+        .filter_map(|kind| kind.debian_package())
+        .collect();
     if packages.is_empty() {
         return Ok(());
     }
@@ -130,7 +142,11 @@ pub fn install_packages(kinds: &[Kind]) -> Result<(), String> {
     };
     args.extend(["install", "-y"]);
     args.extend(packages.iter().copied());
-    eprintln!("installing {} with {program} {}", packages.join(", "), args.join(" "));
+    eprintln!(
+        "installing {} with {program} {}",
+        packages.join(", "),
+        args.join(" ")
+    );
     let status = Command::new(program)
         .args(&args)
         .env("DEBIAN_FRONTEND", "noninteractive")
@@ -151,8 +167,29 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// The version line the binary prints.
+/// The version line the binary prints, else the version of the Debian package that
+/// installed it (Debian's VictoriaMetrics build prints an empty version).
 pub fn version(kind: Kind, binary: &Path) -> String {
+    let printed = printed_version(kind, binary);
+    if printed != "unknown" {
+        return printed;
+    }
+    package_version(binary).unwrap_or(printed)
+}
+
+fn package_version(binary: &Path) -> Option<String> {
+    let owner = Command::new("dpkg").arg("-S").arg(binary).output().ok()?;
+    let text = String::from_utf8_lossy(&owner.stdout);
+    let package = text.lines().next()?.split(':').next()?.trim().to_string();
+    let version = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", &package])
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    (!version.is_empty()).then(|| format!("{package} {version} (Debian package)"))
+}
+
+fn printed_version(kind: Kind, binary: &Path) -> String {
     let flag = match kind {
         Kind::VictoriaMetrics => "-version",
         _ => "--version",
@@ -164,7 +201,11 @@ pub fn version(kind: Kind, binary: &Path) -> String {
         .map(|output| {
             let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&output.stderr));
-            text.lines().find(|line| !line.trim().is_empty()).unwrap_or("").trim().to_string()
+            text.lines()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string()
         })
         .filter(|line| !line.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
@@ -177,7 +218,10 @@ static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 pub fn kill_all_started() {
     let pids: Vec<u32> = RUNNING.lock().map(|pids| pids.clone()).unwrap_or_default();
     for pid in pids {
-        let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .status();
     }
 }
 
@@ -209,7 +253,12 @@ pub fn start(kind: Kind, binary: &Path, temp_base: &Path, keep: bool) -> Result<
     let root = tempfile::Builder::new()
         .prefix(&format!("load-bench-{}-", kind.key()))
         .tempdir_in(temp_base)
-        .map_err(|error| format!("cannot create a temp dir in {}: {error}", temp_base.display()))?;
+        .map_err(|error| {
+            format!(
+                "cannot create a temp dir in {}: {error}",
+                temp_base.display()
+            )
+        })?;
     let data_dir = root.path().join("data");
     let log_path = root.path().join("log.txt");
     let port = free_port()?;
@@ -233,8 +282,11 @@ pub fn start(kind: Kind, binary: &Path, temp_base: &Path, keep: bool) -> Result<
         }
         Kind::Prometheus => {
             let config = root.path().join("prometheus.yml");
-            std::fs::write(&config, "global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-                .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
+            std::fs::write(
+                &config,
+                "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
+            )
+            .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
             command
                 .arg(format!("--config.file={}", config.display()))
                 .arg(format!("--storage.tsdb.path={}", data_dir.display()))
@@ -390,7 +442,10 @@ impl Running {
             return (true, Duration::ZERO);
         }
         let pid = self.pid();
-        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
         let deadline = Instant::now() + limit;
         let mut clean = false;
         while Instant::now() < deadline {
@@ -455,7 +510,11 @@ pub fn self_metric(client: &reqwest::blocking::Client, url: &str, name: &str) ->
             Some(close) if rest.starts_with('{') => &rest[close + 1..],
             _ => rest,
         };
-        if let Some(value) = value_part.split_whitespace().next().and_then(|text| text.parse::<f64>().ok()) {
+        if let Some(value) = value_part
+            .split_whitespace()
+            .next()
+            .and_then(|text| text.parse::<f64>().ok())
+        {
             sum += value;
             found = true;
         }

@@ -95,7 +95,13 @@ pub async fn run(
     });
 
     let (fatal_tx, mut fatal_rx) = mpsc::channel::<ServerError>(1);
-    let tsdb_options = state.config().storage.tsdb.clone();
+    let tsdb_options = {
+        let config = state.config();
+        let mut options = config.storage.tsdb.clone();
+        options.retention_time = config.storage.retention.time;
+        options.retention_size = config.storage.retention.size;
+        options
+    };
     tokio::spawn(open_storage(
         state.clone(),
         data_dir,
@@ -165,6 +171,36 @@ async fn resync_periodically(state: Arc<AppState>, scrape: Arc<ScrapeManager>) {
     }
 }
 
+/// Cuts the head into blocks, compacts and applies retention, off the async runtime.
+async fn maintain_periodically(state: Arc<AppState>) {
+    let mut ticker = tokio::time::interval(TSDB_MAINTENANCE);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if !state.ready.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(tsdb) = state.metrics.tsdb.get().cloned() else {
+            continue;
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_millis() as i64)
+            .unwrap_or(0);
+        match tokio::task::spawn_blocking(move || tsdb.maintain(now_ms)).await {
+            Ok(Ok(report)) => tracing::debug!(?report, "tsdb maintenance done"),
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "tsdb maintenance failed; retrying next round")
+            }
+            Err(err) => tracing::error!(error = %err, "tsdb maintenance task failed"),
+        }
+    }
+}
+
+/// How often the head is checked for data to persist into blocks.
+const TSDB_MAINTENANCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How often file_sd files are re-read.
 const FILE_SD_RESYNC: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -204,6 +240,7 @@ async fn open_storage(
     scrape.sync(&state.config());
     let _ = state.metrics.scrape.set(scrape.clone());
     tokio::spawn(resync_periodically(state.clone(), scrape));
+    tokio::spawn(maintain_periodically(state.clone()));
     state.ready.store(true, Ordering::Release);
     tracing::info!("sightline ready");
 }

@@ -1,18 +1,31 @@
 //! [`Tsdb`]: the database facade. Appends are written to the WAL (group commit, durable
-//! before `append` returns) and then applied to the head; opening replays the WAL.
+//! before `append` returns) and then applied to the head; opening loads the blocks and
+//! replays the WAL checkpoint and the WAL. Queries merge the head with the blocks;
+//! [`Tsdb::maintain`] (in `maintain.rs`) cuts the head into blocks, compacts them and
+//! applies retention.
 
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
+use super::block::{load_blocks, Block};
+use super::checkpoint;
 use super::error::TsdbError;
 use super::head::{AppendOutcome, Head, SeriesData};
 use super::index::{Matcher, SeriesRef};
 use super::labels::{format_labels, validate_labels};
 use super::options::TsdbOptions;
+use super::querier::merge_series;
 use super::records::{self, HeadRecord};
-use super::wal::{SyncMode, Wal, WalOptions};
+use super::wal::{ReplayIter, SyncMode, Wal, WalOptions};
 use crate::telemetry::{Collect, MetricKind, TextWriter};
+
+/// Folder of the blocks inside the database directory.
+pub const BLOCKS_DIR_NAME: &str = "blocks";
+/// Folder of the WAL inside the database directory.
+pub const WAL_DIR_NAME: &str = "wal";
 
 /// One series' samples in an append batch; labels sorted by name.
 pub struct AppendSeries<'a> {
@@ -41,22 +54,57 @@ impl AppendReport {
     }
 }
 
+/// Counters of the maintenance work, exported as `sightline_tsdb_*`.
+#[derive(Default)]
+pub(super) struct MaintenanceCounters {
+    pub head_cuts: AtomicU64,
+    pub head_cut_failures: AtomicU64,
+    pub blocks_written: AtomicU64,
+    pub compactions: AtomicU64,
+    pub compaction_failures: AtomicU64,
+    pub retention_time_deletions: AtomicU64,
+    pub retention_size_deletions: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub checkpoint_failures: AtomicU64,
+    pub blocks_quarantined: AtomicU64,
+}
+
 pub struct Tsdb {
-    dir: PathBuf,
-    head: Head,
-    wal: Wal,
-    options: TsdbOptions,
+    pub(super) dir: PathBuf,
+    pub(super) head: Head,
+    pub(super) wal: Wal,
+    pub(super) options: TsdbOptions,
     replay_seconds: f64,
+    /// Open blocks, sorted by `(min_time, id)`. Queries clone the `Arc`s and read without
+    /// the lock; maintenance swaps entries.
+    pub(super) blocks: RwLock<Vec<Arc<Block>>>,
+    /// Appends hold it shared from validation to apply; the head cut takes it exclusively
+    /// for its two short critical sections (raising the head's lower bound, removing empty
+    /// series), so that neither interleaves with an append.
+    pub(super) append_gate: RwLock<()>,
+    /// Serializes [`Tsdb::maintain`] calls.
+    pub(super) maintenance: Mutex<()>,
+    pub(super) maintenance_counters: MaintenanceCounters,
 }
 
 impl Tsdb {
-    /// Opens the database in `dir`, replaying its WAL into the head. Blocking.
+    /// Opens the database in `dir`: loads the blocks (setting aside damaged ones), then
+    /// replays the WAL checkpoint and the WAL into the head. Blocking.
     pub fn open(dir: &Path, options: TsdbOptions) -> Result<Tsdb, TsdbError> {
         std::fs::create_dir_all(dir).map_err(|source| TsdbError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
         let started = Instant::now();
+        let loaded = load_blocks(&dir.join(BLOCKS_DIR_NAME))?;
+        let persisted_until = loaded
+            .blocks
+            .iter()
+            .map(|block| block.meta().max_time)
+            .max()
+            .unwrap_or(i64::MIN);
+        let wal_dir = dir.join(WAL_DIR_NAME);
+        let checkpoint = checkpoint::prepare(&wal_dir)?;
         let wal_options = WalOptions {
             segment_size_bytes: options.wal_segment_size.bytes(),
             sync_mode: if options.wal_fsync {
@@ -65,49 +113,51 @@ impl Tsdb {
                 SyncMode::Never
             },
         };
-        let (wal, replay) = Wal::open(dir.join("wal"), wal_options)?;
-        let head = Head::new(options.out_of_order_window.as_millis());
-        let mut records_replayed = 0u64;
-        for payload in replay {
-            let payload = payload?;
-            records_replayed += 1;
-            match records::decode(&payload) {
-                Ok(HeadRecord::Series(series)) => {
-                    for record in series {
-                        let labels: Vec<(&str, &str)> = record
-                            .labels
-                            .iter()
-                            .map(|(n, v)| (n.as_str(), v.as_str()))
-                            .collect();
-                        if !head.restore_series(record.series_ref, &labels) {
-                            tracing::warn!(
-                                series_ref = record.series_ref,
-                                "wal series record conflicts with an earlier one; skipped"
-                            );
-                        }
-                    }
-                }
-                Ok(HeadRecord::Samples(series)) => {
-                    for record in series {
-                        head.apply(record.series_ref, &record.samples);
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "undecodable wal record skipped"),
+        let (wal, replay) = Wal::open(&wal_dir, wal_options)?;
+        if let Some((index, _)) = &checkpoint {
+            if wal.current_segment() < *index {
+                tracing::warn!(
+                    checkpoint = index,
+                    current_segment = wal.current_segment(),
+                    "wal segments numbered below the checkpoint; were files removed by hand?"
+                );
             }
         }
+        let head = Head::new(
+            options.out_of_order_window.as_millis(),
+            options.block_range_ms(),
+        );
+        // Samples below the newest block's end were persisted before the last shutdown.
+        head.raise_min_valid_time(persisted_until);
+        let mut records_replayed = 0u64;
+        let mut refused = HashSet::new();
+        if let Some((_, checkpoint_dir)) = &checkpoint {
+            let replay = checkpoint::replay(checkpoint_dir)?;
+            records_replayed += replay_into(&head, replay, &mut refused, "wal checkpoint");
+        }
+        records_replayed += replay_into(&head, replay, &mut refused, "wal");
         let replay_seconds = started.elapsed().as_secs_f64();
         tracing::info!(
+            blocks = loaded.blocks.len(),
             records = records_replayed,
             series = head.num_series(),
             seconds = replay_seconds,
-            "tsdb wal replayed"
+            "tsdb opened"
         );
+        let maintenance_counters = MaintenanceCounters::default();
+        maintenance_counters
+            .blocks_quarantined
+            .store(loaded.quarantined as u64, Ordering::Relaxed);
         Ok(Tsdb {
             dir: dir.to_path_buf(),
             head,
             wal,
             options,
             replay_seconds,
+            blocks: RwLock::new(loaded.blocks),
+            append_gate: RwLock::new(()),
+            maintenance: Mutex::new(()),
+            maintenance_counters,
         })
     }
 
@@ -126,6 +176,10 @@ impl Tsdb {
     /// Stores a batch. Blocking: returns once everything stored is durable. Bad series and
     /// refused samples are reported; the rest of the batch is stored regardless.
     pub fn append(&self, batch: &[AppendSeries<'_>]) -> Result<AppendReport, TsdbError> {
+        let _gate = self
+            .append_gate
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut report = AppendReport::default();
         let mut accepted: Vec<(SeriesRef, Vec<(i64, f64)>)> = Vec::with_capacity(batch.len());
         let mut to_log: Vec<(SeriesRef, usize)> = Vec::new();
@@ -165,6 +219,17 @@ impl Tsdb {
                             self.options.out_of_order_window
                         )
                     }),
+                    AppendOutcome::OutOfBounds => {
+                        self.head.counters.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+                        report.reject(1, || {
+                            format!(
+                                "{}: sample at {} is older than {}, the start of the in-memory range (older data is already persisted in blocks)",
+                                format_labels(series.labels),
+                                sample.0,
+                                self.head.min_valid_time()
+                            )
+                        })
+                    }
                     AppendOutcome::ConflictingValue => report.reject(1, || {
                         format!(
                             "{}: duplicate sample for timestamp {} with a different value",
@@ -217,30 +282,67 @@ impl Tsdb {
         Ok(report)
     }
 
-    /// Series matching all matchers with their samples in `[mint, maxt]` (inclusive).
-    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesData> {
-        self.head.select(matchers, mint, maxt)
+    /// Open blocks that may hold samples in `[mint, maxt]`, newest first.
+    fn blocks_in(&self, mint: i64, maxt: i64) -> Vec<Arc<Block>> {
+        let mut blocks: Vec<Arc<Block>> = self
+            .blocks()
+            .iter()
+            .filter(|block| block.meta().overlaps(mint, maxt))
+            .cloned()
+            .collect();
+        blocks.sort_by_key(|block| std::cmp::Reverse((block.meta().max_time, block.id())));
+        blocks
     }
 
-    /// Label sets of series matching the matchers that have samples in range.
+    pub(super) fn blocks(&self) -> RwLockReadGuard<'_, Vec<Arc<Block>>> {
+        self.blocks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Series matching all matchers with their samples in `[mint, maxt]` (inclusive), from
+    /// the head and the blocks, sorted by labels. Where both hold a timestamp, the head's
+    /// sample wins (then the newer block's).
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesData> {
+        let mut sources = vec![self.head.select(matchers, mint, maxt)];
+        for block in self.blocks_in(mint, maxt) {
+            sources.push(block.select(matchers, mint, maxt));
+        }
+        merge_series(sources)
+    }
+
+    /// Label sets of series matching the matchers that have samples in range (for blocks:
+    /// a chunk overlapping the range), sorted.
     pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Vec<(String, String)>> {
-        self.head
+        let head = self
+            .head
             .select(matchers, mint, maxt)
             .into_iter()
-            .map(|series| series.labels)
-            .collect()
+            .map(|series| series.labels);
+        let blocks = self.blocks_in(mint, maxt);
+        if blocks.is_empty() {
+            return head.collect();
+        }
+        let mut all: BTreeSet<Vec<(String, String)>> = head.collect();
+        for block in blocks {
+            all.extend(block.select_labels(matchers, mint, maxt));
+        }
+        all.into_iter().collect()
     }
 
     /// Sorted label names of the series matching any of `selectors` (all series if empty).
     pub fn label_names(&self, selectors: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<String> {
-        let mut names: Vec<String> = self
+        let mut names: BTreeSet<String> = self
             .selected_label_sets(selectors, mint, maxt)
             .into_iter()
             .flat_map(|labels| labels.into_iter().map(|(name, _)| name))
             .collect();
-        names.sort();
-        names.dedup();
-        names
+        if selectors.is_empty() {
+            for block in self.blocks_in(mint, maxt) {
+                names.extend(block.label_names());
+            }
+        }
+        names.into_iter().collect()
     }
 
     /// Sorted values of label `name` over the series matching any of `selectors`.
@@ -251,7 +353,7 @@ impl Tsdb {
         mint: i64,
         maxt: i64,
     ) -> Vec<String> {
-        let mut values: Vec<String> = self
+        let mut values: BTreeSet<String> = self
             .selected_label_sets(selectors, mint, maxt)
             .into_iter()
             .filter_map(|labels| {
@@ -261,11 +363,16 @@ impl Tsdb {
                     .map(|(_, value)| value)
             })
             .collect();
-        values.sort();
-        values.dedup();
-        values
+        if selectors.is_empty() {
+            for block in self.blocks_in(mint, maxt) {
+                values.extend(block.label_values(name));
+            }
+        }
+        values.into_iter().collect()
     }
 
+    /// With no selectors: the head's series in range (the blocks answer from their label
+    /// tables). Otherwise the label sets selected from head and blocks.
     fn selected_label_sets(
         &self,
         selectors: &[Vec<Matcher>],
@@ -273,7 +380,12 @@ impl Tsdb {
         maxt: i64,
     ) -> Vec<Vec<(String, String)>> {
         if selectors.is_empty() {
-            return self.series(&[], mint, maxt);
+            return self
+                .head
+                .select(&[], mint, maxt)
+                .into_iter()
+                .map(|series| series.labels)
+                .collect();
         }
         let mut all: Vec<Vec<(String, String)>> = selectors
             .iter()
@@ -289,6 +401,58 @@ impl Tsdb {
         self.wal.sync()?;
         Ok(())
     }
+}
+
+/// Applies replayed WAL records to the head; returns how many records were read. A series
+/// defined again under a new reference (removed after a cut, then created again) takes
+/// over; `refused` collects references whose definition conflicts with another series
+/// (their samples are skipped rather than given to that series).
+fn replay_into(
+    head: &Head,
+    replay: ReplayIter,
+    refused: &mut HashSet<SeriesRef>,
+    source: &str,
+) -> u64 {
+    let mut records_replayed = 0u64;
+    for payload in replay {
+        let payload = match payload {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, source, "replay stopped early");
+                break;
+            }
+        };
+        records_replayed += 1;
+        match records::decode(&payload) {
+            Ok(HeadRecord::Series(series)) => {
+                for record in series {
+                    let labels: Vec<(&str, &str)> = record
+                        .labels
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
+                    if !head.restore_series(record.series_ref, &labels) {
+                        refused.insert(record.series_ref);
+                        tracing::warn!(
+                            series_ref = record.series_ref,
+                            source,
+                            "wal series record conflicts with an earlier one; skipped"
+                        );
+                    }
+                }
+            }
+            Ok(HeadRecord::Samples(series)) => {
+                for record in series {
+                    if refused.contains(&record.series_ref) {
+                        continue;
+                    }
+                    head.apply(record.series_ref, &record.samples);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, source, "undecodable wal record skipped"),
+        }
+    }
+    records_replayed
 }
 
 impl Collect for Tsdb {
@@ -379,6 +543,116 @@ impl Collect for Tsdb {
             MetricKind::Gauge,
             "Bytes of compressed samples held in the head.",
             self.head.sample_bytes() as f64,
+        );
+        out.single(
+            "sightline_tsdb_out_of_bounds_samples_total",
+            MetricKind::Counter,
+            "Samples refused because their time range is already persisted in blocks.",
+            load(&counters.out_of_bounds),
+        );
+        out.single(
+            "sightline_tsdb_head_series_removed_total",
+            MetricKind::Counter,
+            "Series removed from the head after their samples moved into blocks.",
+            load(&counters.series_removed),
+        );
+        if let Some((min_time, max_time)) = self.head.time_range() {
+            out.single(
+                "sightline_tsdb_head_min_time",
+                MetricKind::Gauge,
+                "Lower bound of the head's samples (Unix milliseconds).",
+                min_time as f64,
+            );
+            out.single(
+                "sightline_tsdb_head_max_time",
+                MetricKind::Gauge,
+                "Newest sample in the head (Unix milliseconds).",
+                max_time as f64,
+            );
+        }
+        let (blocks_loaded, blocks_bytes, block_read_errors) = {
+            let blocks = self.blocks();
+            (
+                blocks.len(),
+                blocks.iter().map(|block| block.size_bytes()).sum::<u64>(),
+                blocks.iter().map(|block| block.read_errors()).sum::<u64>(),
+            )
+        };
+        out.single(
+            "sightline_tsdb_blocks_loaded",
+            MetricKind::Gauge,
+            "Blocks open for queries.",
+            blocks_loaded as f64,
+        );
+        out.single(
+            "sightline_tsdb_storage_blocks_bytes",
+            MetricKind::Gauge,
+            "Bytes of the open blocks on disk.",
+            blocks_bytes as f64,
+        );
+        out.single(
+            "sightline_tsdb_block_read_errors_total",
+            MetricKind::Counter,
+            "Damaged chunks, series entries or postings skipped while reading open blocks.",
+            block_read_errors as f64,
+        );
+        let maintenance = &self.maintenance_counters;
+        out.single(
+            "sightline_tsdb_blocks_quarantined_total",
+            MetricKind::Counter,
+            "Blocks moved to quarantine at start-up because they failed validation.",
+            load(&maintenance.blocks_quarantined),
+        );
+        out.single(
+            "sightline_tsdb_head_truncations_total",
+            MetricKind::Counter,
+            "Head cuts: windows of the head persisted into blocks and dropped from memory.",
+            load(&maintenance.head_cuts),
+        );
+        out.single(
+            "sightline_tsdb_head_truncations_failed_total",
+            MetricKind::Counter,
+            "Head cuts that failed (the data stays in the head and is retried).",
+            load(&maintenance.head_cut_failures),
+        );
+        out.single(
+            "sightline_tsdb_compactions_total",
+            MetricKind::Counter,
+            "Block compactions completed.",
+            load(&maintenance.compactions),
+        );
+        out.single(
+            "sightline_tsdb_compactions_failed_total",
+            MetricKind::Counter,
+            "Block compactions that failed.",
+            load(&maintenance.compaction_failures),
+        );
+        out.family(
+            "sightline_tsdb_retention_deletions_total",
+            MetricKind::Counter,
+            "Blocks deleted by retention, by reason.",
+        );
+        out.sample(
+            "sightline_tsdb_retention_deletions_total",
+            &[("reason", "time")],
+            load(&maintenance.retention_time_deletions),
+        );
+        out.sample(
+            "sightline_tsdb_retention_deletions_total",
+            &[("reason", "size")],
+            load(&maintenance.retention_size_deletions),
+        );
+        out.single(
+            "sightline_tsdb_wal_checkpoints_total",
+            MetricKind::Counter,
+            "WAL checkpoints written (old segments replaced).",
+            load(&maintenance.checkpoints),
+        );
+        out.single(
+            "sightline_tsdb_wal_checkpoints_failed_total",
+            MetricKind::Counter,
+            "WAL checkpoints that failed.",
+            load(&maintenance.checkpoint_failures),
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Errors of the time-series database.
 
+use super::block::BlockError;
 use super::wal::WalError;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +12,8 @@ pub enum TsdbError {
     },
     #[error("write-ahead log: {0}")]
     Wal(#[from] WalError),
+    #[error("block: {0}")]
+    Block(#[from] BlockError),
     #[error("invalid matcher: {0}")]
     Matcher(String),
 }

@@ -2,21 +2,28 @@
 //! samples in per-series XOR chunks, a write-ahead log with group commit so every
 //! acknowledged append is durable, and a querier over it all. It knows nothing of HTTP,
 //! scraping or PromQL: callers hand it label sets and samples, and matchers to select.
-//! On-disk formats are specified in `docs/format/`.
+//! The head is cut into immutable on-disk blocks every block range; blocks are compacted
+//! and deleted by retention ([`Tsdb::maintain`]). On-disk formats are specified in
+//! `docs/format/`.
 
+pub mod block;
+mod checkpoint;
 pub mod chunk;
 mod db;
 mod error;
 mod head;
 pub mod index;
 pub mod labels;
+mod maintain;
 mod options;
+mod querier;
 mod records;
 pub mod wal;
 
 pub use db::{AppendReport, AppendSeries, Tsdb, MAX_REPORTED_ERRORS};
 pub use error::TsdbError;
 pub use head::SeriesData;
+pub use maintain::MaintainReport;
 pub use options::TsdbOptions;
 
 /// The NaN Prometheus writes to mark a series stale; compared by bits, never by value.

@@ -1,14 +1,19 @@
 //! The head: the in-memory, most recent part of the database. Series are interned in the
 //! label index and their samples live in per-series XOR chunks, spread over lock stripes so
 //! concurrent appenders rarely contend. The head knows nothing of files: the database
-//! facade writes the WAL and then applies the same batch here.
+//! facade writes the WAL and then applies the same batch here, and the head cut
+//! (`maintain.rs`) copies whole windows out of it into blocks, then drops them here.
+//!
+//! Below `min_valid_time` (the end of the last window persisted into a block) the head
+//! accepts nothing: those samples are refused on append and skipped on WAL replay.
 
 mod series;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-pub use series::{AppendOutcome, MemSeries};
+pub use series::{AppendOutcome, MemSeries, WindowData};
 
 use super::index::{IndexError, Matcher, MemIndex, SeriesRef};
 
@@ -29,7 +34,9 @@ pub struct HeadCounters {
     pub too_old: AtomicU64,
     pub duplicates: AtomicU64,
     pub conflicting: AtomicU64,
+    pub out_of_bounds: AtomicU64,
     pub series_created: AtomicU64,
+    pub series_removed: AtomicU64,
 }
 
 pub struct Head {
@@ -37,6 +44,14 @@ pub struct Head {
     stripes: Box<[Mutex<Stripe>]>,
     next_ref: AtomicU32,
     pub out_of_order_window_ms: i64,
+    /// Chunks never span two aligned windows of this length (the block range).
+    pub chunk_range_ms: i64,
+    /// Samples older than this are refused: their range is persisted in blocks.
+    min_valid_time: AtomicI64,
+    /// Lower bound of the samples held (`i64::MAX` while empty).
+    min_time: AtomicI64,
+    /// Newest sample timestamp held or ever applied (`i64::MIN` while empty).
+    max_time: AtomicI64,
     pub counters: HeadCounters,
 }
 
@@ -48,7 +63,7 @@ pub struct SeriesData {
 }
 
 impl Head {
-    pub fn new(out_of_order_window_ms: i64) -> Head {
+    pub fn new(out_of_order_window_ms: i64, chunk_range_ms: i64) -> Head {
         Head {
             index: RwLock::new(MemIndex::new()),
             stripes: (0..STRIPES)
@@ -56,8 +71,29 @@ impl Head {
                 .collect(),
             next_ref: AtomicU32::new(0),
             out_of_order_window_ms,
+            chunk_range_ms,
+            min_valid_time: AtomicI64::new(i64::MIN),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
             counters: HeadCounters::default(),
         }
+    }
+
+    /// Samples older than this are refused (their range is in blocks).
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Acquire)
+    }
+
+    /// Raises the lower bound (never lowers it). The caller excludes concurrent appends.
+    pub fn raise_min_valid_time(&self, time: i64) {
+        self.min_valid_time.fetch_max(time, Ordering::AcqRel);
+        self.min_time.fetch_max(time, Ordering::AcqRel);
+    }
+
+    /// `(lower bound of the samples held, newest sample)`; `None` before the first sample.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let max_time = self.max_time.load(Ordering::Acquire);
+        (max_time != i64::MIN).then(|| (self.min_time.load(Ordering::Acquire), max_time))
     }
 
     fn stripe(&self, series_ref: SeriesRef) -> MutexGuard<'_, Stripe> {
@@ -104,14 +140,33 @@ impl Head {
             .index
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut moved = None;
         if let Some(existing) = index.get(labels) {
-            return existing == series_ref;
+            if existing == series_ref {
+                return true;
+            }
+            // The series was removed from the head after a cut and created again under a
+            // new reference, and the old definition is still in the replayed log: the later
+            // definition wins and the data restored so far moves to it.
+            if index.contains_ref(series_ref) {
+                return false;
+            }
+            index.remove(&[existing]);
+            moved = self
+                .stripe(existing)
+                .series
+                .get_mut(existing as usize / STRIPES)
+                .and_then(Option::take);
         }
         if index.contains_ref(series_ref) || index.insert_with_ref(series_ref, labels).is_err() {
             return false;
         }
         drop(index);
         self.install(series_ref);
+        if let Some(series) = moved {
+            let mut stripe = self.stripe(series_ref);
+            stripe.series[series_ref as usize / STRIPES] = Some(series);
+        }
         self.next_ref
             .fetch_max(series_ref.saturating_add(1), Ordering::Relaxed);
         let mut stripe = self.stripe(series_ref);
@@ -159,11 +214,23 @@ impl Head {
     ) {
         let stripe = self.stripe(series_ref);
         let Some(Some(series)) = stripe.series.get(series_ref as usize / STRIPES) else {
-            outcomes.extend(samples.iter().map(|_| AppendOutcome::Appended));
+            let min_valid_time = self.min_valid_time();
+            outcomes.extend(samples.iter().map(|(timestamp, _)| {
+                if *timestamp < min_valid_time {
+                    AppendOutcome::OutOfBounds
+                } else {
+                    AppendOutcome::Appended
+                }
+            }));
             return;
         };
         let mut newest = series.last_sample().map(|(t, _)| t);
+        let min_valid_time = self.min_valid_time();
         for (timestamp, value) in samples {
+            if *timestamp < min_valid_time {
+                outcomes.push(AppendOutcome::OutOfBounds);
+                continue;
+            }
             // Within one batch, samples after an accepted newer one are judged against it.
             let outcome = match newest {
                 Some(last) if *timestamp > last => AppendOutcome::Appended,
@@ -185,25 +252,153 @@ impl Head {
             return;
         };
         let mut appended = 0u64;
+        let min_valid_time = self.min_valid_time();
+        let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
         for (timestamp, value) in samples {
-            let counter = match series.append(*timestamp, *value, self.out_of_order_window_ms) {
-                AppendOutcome::Appended => {
-                    appended += 1;
-                    continue;
-                }
-                AppendOutcome::OutOfOrderAccepted => {
-                    appended += 1;
-                    &self.counters.out_of_order_accepted
-                }
-                AppendOutcome::Duplicate => &self.counters.duplicates,
-                AppendOutcome::TooOld => &self.counters.too_old,
-                AppendOutcome::ConflictingValue => &self.counters.conflicting,
+            // Already persisted in a block (WAL replay after a head cut): skipped silently.
+            if *timestamp < min_valid_time {
+                continue;
+            }
+            let outcome = series.append(
+                *timestamp,
+                *value,
+                self.out_of_order_window_ms,
+                self.chunk_range_ms,
+            );
+            let counter = match outcome {
+                AppendOutcome::Appended => None,
+                AppendOutcome::OutOfOrderAccepted => Some(&self.counters.out_of_order_accepted),
+                AppendOutcome::Duplicate => Some(&self.counters.duplicates),
+                AppendOutcome::TooOld => Some(&self.counters.too_old),
+                AppendOutcome::ConflictingValue => Some(&self.counters.conflicting),
+                AppendOutcome::OutOfBounds => Some(&self.counters.out_of_bounds),
             };
-            counter.fetch_add(1, Ordering::Relaxed);
+            if matches!(
+                outcome,
+                AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
+            ) {
+                appended += 1;
+                min_time = min_time.min(*timestamp);
+                max_time = max_time.max(*timestamp);
+            }
+            if let Some(counter) = counter {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        drop(stripe);
+        if appended > 0 {
+            self.min_time.fetch_min(min_time, Ordering::AcqRel);
+            self.max_time.fetch_max(max_time, Ordering::AcqRel);
         }
         self.counters
             .samples_appended
             .fetch_add(appended, Ordering::Relaxed);
+    }
+
+    /// Starts of the windows of `chunk_range_ms` below `end` that hold data, ascending.
+    pub fn windows_before(&self, end: i64) -> BTreeSet<i64> {
+        let mut windows = BTreeSet::new();
+        for stripe in self.stripes.iter() {
+            let stripe = stripe
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for series in stripe.series.iter().flatten() {
+                series.windows_before(end, self.chunk_range_ms, &mut windows);
+            }
+        }
+        windows
+    }
+
+    /// Series with data in `[start, end)` and their labels, sorted by labels.
+    pub fn series_in_window(
+        &self,
+        start: i64,
+        end: i64,
+    ) -> Vec<(SeriesRef, Vec<(String, String)>)> {
+        let mut refs = Vec::new();
+        for (stripe_index, stripe) in self.stripes.iter().enumerate() {
+            let stripe = stripe
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (slot, series) in stripe.series.iter().enumerate() {
+                let Some(series) = series else { continue };
+                let mut windows = BTreeSet::new();
+                series.windows_before(end, self.chunk_range_ms, &mut windows);
+                if windows.range(start..end).next().is_some() {
+                    refs.push((slot * STRIPES + stripe_index) as SeriesRef);
+                }
+            }
+        }
+        let index = self.index();
+        let mut result: Vec<(SeriesRef, Vec<(String, String)>)> = refs
+            .into_iter()
+            .map(|series_ref| (series_ref, index.labels_owned(series_ref)))
+            .filter(|(_, labels)| !labels.is_empty())
+            .collect();
+        drop(index);
+        result.sort_by(|a, b| a.1.cmp(&b.1));
+        result
+    }
+
+    /// A copy of the series' data in `[start, end)`.
+    pub fn window_data(&self, series_ref: SeriesRef, start: i64, end: i64) -> Option<WindowData> {
+        let stripe = self.stripe(series_ref);
+        stripe
+            .series
+            .get(series_ref as usize / STRIPES)
+            .and_then(Option::as_ref)
+            .and_then(|series| series.window_data(start, end))
+    }
+
+    /// Drops every sample older than `end` (persisted in blocks).
+    pub fn drop_before(&self, end: i64) {
+        for stripe in self.stripes.iter() {
+            let mut stripe = stripe
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for series in stripe.series.iter_mut().flatten() {
+                series.drop_before(end);
+            }
+        }
+    }
+
+    /// Removes the series that hold no sample from the index and the stripes; returns how
+    /// many. The caller excludes concurrent appends (an append between `get_or_create` and
+    /// `apply` would otherwise lose its series).
+    pub fn remove_empty_series(&self) -> usize {
+        let mut empty = Vec::new();
+        for (stripe_index, stripe) in self.stripes.iter().enumerate() {
+            let stripe = stripe
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (slot, series) in stripe.series.iter().enumerate() {
+                if series.as_ref().is_some_and(MemSeries::is_empty) {
+                    empty.push((slot * STRIPES + stripe_index) as SeriesRef);
+                }
+            }
+        }
+        if empty.is_empty() {
+            return 0;
+        }
+        self.index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&empty);
+        for series_ref in &empty {
+            let mut stripe = self.stripe(*series_ref);
+            if let Some(slot) = stripe.series.get_mut(*series_ref as usize / STRIPES) {
+                *slot = None;
+            }
+        }
+        self.counters
+            .series_removed
+            .fetch_add(empty.len() as u64, Ordering::Relaxed);
+        empty.len()
+    }
+
+    /// References of every series in the head.
+    pub fn live_refs(&self) -> Vec<SeriesRef> {
+        self.index().select(&[])
     }
 
     /// Series matching every matcher, with their samples in `[mint, maxt]`. Series with no

@@ -26,6 +26,18 @@ pub enum AppendOutcome {
     TooOld,
     /// Same timestamp as a stored sample, different value.
     ConflictingValue,
+    /// Older than the head's lower bound: that time range is already persisted in blocks.
+    OutOfBounds,
+}
+
+/// A series' data in one time window, as the head hands it to a block.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowData {
+    /// Whole chunks lying inside the window, in time order: `(min_time, max_time, bytes)`.
+    Chunks(Vec<(i64, i64, Vec<u8>)>),
+    /// Decoded samples (when chunks straddle the window's edges or out-of-order samples
+    /// have to be merged in), in time order.
+    Samples(Vec<(i64, f64)>),
 }
 
 #[derive(Default)]
@@ -80,16 +92,19 @@ impl MemSeries {
     }
 
     /// Appends, applying the same rules as [`MemSeries::check`]; used both for live appends
-    /// (after the WAL write) and for WAL replay, so both end in the same state.
+    /// (after the WAL write) and for WAL replay, so both end in the same state. A chunk never
+    /// spans two aligned windows of `chunk_range_ms` (the block range), so that the head cut
+    /// moves whole chunks.
     pub fn append(
         &mut self,
         timestamp: i64,
         value: f64,
         out_of_order_window_ms: i64,
+        chunk_range_ms: i64,
     ) -> AppendOutcome {
         let outcome = self.check(timestamp, value, out_of_order_window_ms);
         match outcome {
-            AppendOutcome::Appended => self.append_in_order(timestamp, value),
+            AppendOutcome::Appended => self.append_in_order(timestamp, value, chunk_range_ms),
             AppendOutcome::OutOfOrderAccepted => {
                 let position = self
                     .out_of_order
@@ -97,13 +112,19 @@ impl MemSeries {
                     .unwrap_or_else(|position| position);
                 self.out_of_order.insert(position, (timestamp, value));
             }
-            AppendOutcome::Duplicate | AppendOutcome::TooOld | AppendOutcome::ConflictingValue => {}
+            AppendOutcome::Duplicate
+            | AppendOutcome::TooOld
+            | AppendOutcome::ConflictingValue
+            | AppendOutcome::OutOfBounds => {}
         }
         outcome
     }
 
-    fn append_in_order(&mut self, timestamp: i64, value: f64) {
-        if self.head.num_samples() >= SAMPLES_PER_CHUNK {
+    fn append_in_order(&mut self, timestamp: i64, value: f64, chunk_range_ms: i64) {
+        let crosses_window = self.head.min_time().is_some_and(|first| {
+            window_start(first, chunk_range_ms) != window_start(timestamp, chunk_range_ms)
+        });
+        if self.head.num_samples() >= SAMPLES_PER_CHUNK || crosses_window {
             self.cut_head_chunk();
         }
         // `check` guaranteed timestamp > the head's last one.
@@ -157,6 +178,112 @@ impl MemSeries {
         merge_sorted(&in_order, &late, out);
     }
 
+    /// Whether the series holds no sample at all.
+    pub fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.head.is_empty() && self.out_of_order.is_empty()
+    }
+
+    /// Adds to `out` the start of every window of `range_ms` below `end` that holds data.
+    pub fn windows_before(
+        &self,
+        end: i64,
+        range_ms: i64,
+        out: &mut std::collections::BTreeSet<i64>,
+    ) {
+        let spans = self
+            .closed
+            .iter()
+            .map(|chunk| (chunk.min_time, chunk.max_time))
+            .chain(self.head.min_time().zip(self.head.max_time()));
+        for (min_time, max_time) in spans {
+            let mut start = window_start(min_time, range_ms);
+            while start < end && start <= max_time {
+                out.insert(start);
+                start = start.saturating_add(range_ms);
+            }
+        }
+        for (timestamp, _) in &self.out_of_order {
+            if *timestamp < end {
+                out.insert(window_start(*timestamp, range_ms));
+            }
+        }
+    }
+
+    /// A copy of the data in `[start, end)`, `None` if there is none: whole chunks when
+    /// they lie inside the window and no out-of-order sample falls in it, else samples.
+    pub fn window_data(&self, start: i64, end: i64) -> Option<WindowData> {
+        let mut chunks = Vec::new();
+        let mut straddles = false;
+        let head = self
+            .head
+            .min_time()
+            .zip(self.head.max_time())
+            .map(|(min, max)| (min, max, self.head.bytes()));
+        for (min_time, max_time, bytes) in self
+            .closed
+            .iter()
+            .map(|chunk| (chunk.min_time, chunk.max_time, &chunk.bytes[..]))
+            .chain(head)
+        {
+            if max_time < start || min_time >= end {
+                continue;
+            }
+            straddles |= min_time < start || max_time >= end;
+            chunks.push((min_time, max_time, bytes.to_vec()));
+        }
+        let late = self
+            .out_of_order
+            .iter()
+            .any(|(timestamp, _)| (start..end).contains(timestamp));
+        if !straddles && !late {
+            return (!chunks.is_empty()).then_some(WindowData::Chunks(chunks));
+        }
+        let mut samples = Vec::new();
+        self.samples_between(start, end - 1, &mut samples);
+        (!samples.is_empty()).then_some(WindowData::Samples(samples))
+    }
+
+    /// Drops every sample older than `end` (persisted in a block). A chunk that straddles
+    /// `end` keeps its newer samples, re-encoded.
+    pub fn drop_before(&mut self, end: i64) {
+        let mut kept = Vec::with_capacity(self.closed.len());
+        for chunk in std::mem::take(&mut self.closed) {
+            if chunk.max_time < end {
+                continue;
+            }
+            if chunk.min_time >= end {
+                kept.push(chunk);
+                continue;
+            }
+            let mut rest = XorChunk::new();
+            if let Ok(samples) = XorIter::new(&chunk.bytes) {
+                for (timestamp, value) in samples.filter(|(t, _)| *t >= end) {
+                    let _ = rest.append(timestamp, value);
+                }
+            }
+            if let (Some(min_time), Some(max_time)) = (rest.min_time(), rest.max_time()) {
+                kept.push(ClosedChunk {
+                    min_time,
+                    max_time,
+                    bytes: rest.into_bytes().into_boxed_slice(),
+                });
+            }
+        }
+        self.closed = kept;
+        match (self.head.min_time(), self.head.max_time()) {
+            (_, Some(max_time)) if max_time < end => self.head = XorChunk::new(),
+            (Some(min_time), Some(_)) if min_time < end => {
+                let mut rest = XorChunk::new();
+                for (timestamp, value) in self.head.iter().filter(|(t, _)| *t >= end) {
+                    let _ = rest.append(timestamp, value);
+                }
+                self.head = rest;
+            }
+            _ => {}
+        }
+        self.out_of_order.retain(|(timestamp, _)| *timestamp >= end);
+    }
+
     /// Bytes held by this series' samples, for memory accounting.
     pub fn sample_bytes(&self) -> usize {
         self.head.bytes().len()
@@ -172,6 +299,14 @@ impl MemSeries {
     fn num_chunks(&self) -> usize {
         self.closed.len() + usize::from(!self.head.is_empty())
     }
+}
+
+/// Start of the aligned window of `range_ms` that contains `timestamp`.
+pub fn window_start(timestamp: i64, range_ms: i64) -> i64 {
+    if range_ms <= 0 {
+        return i64::MIN;
+    }
+    timestamp.div_euclid(range_ms).saturating_mul(range_ms)
 }
 
 fn collect_range(
@@ -221,6 +356,7 @@ mod tests {
     use super::*;
 
     const WINDOW: i64 = 600_000;
+    const RANGE: i64 = 7_200_000;
 
     fn all(series: &MemSeries) -> Vec<(i64, f64)> {
         let mut out = Vec::new();
@@ -233,7 +369,7 @@ mod tests {
         let mut series = MemSeries::new();
         for i in 0..500 {
             assert_eq!(
-                series.append(i * 15_000, i as f64, WINDOW),
+                series.append(i * 15_000, i as f64, WINDOW, RANGE),
                 AppendOutcome::Appended
             );
         }
@@ -250,30 +386,30 @@ mod tests {
     #[test]
     fn duplicates_conflicts_and_out_of_order() {
         let mut series = MemSeries::new();
-        series.append(1_000_000, 1.0, WINDOW);
-        series.append(1_060_000, 2.0, WINDOW);
+        series.append(1_000_000, 1.0, WINDOW, RANGE);
+        series.append(1_060_000, 2.0, WINDOW, RANGE);
         assert_eq!(
-            series.append(1_060_000, 2.0, WINDOW),
+            series.append(1_060_000, 2.0, WINDOW, RANGE),
             AppendOutcome::Duplicate
         );
         assert_eq!(
-            series.append(1_060_000, 3.0, WINDOW),
+            series.append(1_060_000, 3.0, WINDOW, RANGE),
             AppendOutcome::ConflictingValue
         );
         assert_eq!(
-            series.append(1_030_000, 1.5, WINDOW),
+            series.append(1_030_000, 1.5, WINDOW, RANGE),
             AppendOutcome::OutOfOrderAccepted
         );
         assert_eq!(
-            series.append(1_030_000, 1.5, WINDOW),
+            series.append(1_030_000, 1.5, WINDOW, RANGE),
             AppendOutcome::Duplicate
         );
         assert_eq!(
-            series.append(1_030_000, 9.0, WINDOW),
+            series.append(1_030_000, 9.0, WINDOW, RANGE),
             AppendOutcome::ConflictingValue
         );
         assert_eq!(
-            series.append(1_060_000 - WINDOW - 1, 0.0, WINDOW),
+            series.append(1_060_000 - WINDOW - 1, 0.0, WINDOW, RANGE),
             AppendOutcome::TooOld
         );
         assert_eq!(
@@ -283,12 +419,69 @@ mod tests {
     }
 
     #[test]
+    fn chunks_never_span_windows_and_windows_move_out() {
+        let mut series = MemSeries::new();
+        // 15 s steps from 1 h 50 to 2 h 30: the chunk is cut at 2 h although it holds 40.
+        for i in 0..160 {
+            let t = 6_600_000 + i * 15_000;
+            assert_eq!(
+                series.append(t, i as f64, WINDOW, RANGE),
+                AppendOutcome::Appended
+            );
+        }
+        assert_eq!(series.num_chunks(), 2);
+        let mut windows = std::collections::BTreeSet::new();
+        series.windows_before(i64::MAX, RANGE, &mut windows);
+        assert_eq!(windows.into_iter().collect::<Vec<_>>(), vec![0, RANGE]);
+        let Some(WindowData::Chunks(chunks)) = series.window_data(0, RANGE) else {
+            panic!("expected whole chunks");
+        };
+        assert_eq!(chunks.len(), 1);
+        assert_eq!((chunks[0].0, chunks[0].1), (6_600_000, 7_185_000));
+        // A late sample inside the first window turns it into merged samples.
+        assert_eq!(
+            series.append(7_190_000, -1.0, RANGE, RANGE),
+            AppendOutcome::OutOfOrderAccepted
+        );
+        let Some(WindowData::Samples(samples)) = series.window_data(0, RANGE) else {
+            panic!("expected samples");
+        };
+        assert_eq!(samples.len(), 41);
+        assert_eq!(samples[40], (7_190_000, -1.0));
+        assert_eq!(series.window_data(0, 6_000_000), None);
+        // A window edge inside a chunk also gives samples, only those inside.
+        let Some(WindowData::Samples(samples)) = series.window_data(7_200_000, 7_215_001) else {
+            panic!("expected samples");
+        };
+        assert_eq!(samples, vec![(7_200_000, 40.0), (7_215_000, 41.0)]);
+
+        series.drop_before(RANGE);
+        assert_eq!(all(&series).len(), 120);
+        assert_eq!(all(&series)[0], (7_200_000, 40.0));
+        // Dropping inside the open chunk keeps its newer part, still appendable.
+        series.drop_before(7_215_000);
+        assert_eq!(all(&series)[0], (7_215_000, 41.0));
+        assert_eq!(
+            series.append(9_000_000, 1.0, WINDOW, RANGE),
+            AppendOutcome::Appended
+        );
+        assert_eq!(all(&series).len(), 120);
+        assert!(!series.is_empty());
+        series.drop_before(i64::MAX);
+        assert!(series.is_empty());
+        assert_eq!(series.last_sample(), None);
+    }
+
+    #[test]
     fn staleness_marker_bits_survive() {
         let stale = f64::from_bits(0x7ff0_0000_0000_0002);
         let mut series = MemSeries::new();
-        series.append(1, 5.0, WINDOW);
-        series.append(2, stale, WINDOW);
-        assert_eq!(series.append(2, stale, WINDOW), AppendOutcome::Duplicate);
+        series.append(1, 5.0, WINDOW, RANGE);
+        series.append(2, stale, WINDOW, RANGE);
+        assert_eq!(
+            series.append(2, stale, WINDOW, RANGE),
+            AppendOutcome::Duplicate
+        );
         assert_eq!(all(&series)[1].1.to_bits(), 0x7ff0_0000_0000_0002);
     }
 }

@@ -15,7 +15,7 @@ mod segment;
 mod writer;
 
 pub use error::WalError;
-pub use reader::{ReplayIter, QUARANTINE_DIR_NAME};
+pub use reader::{remove_segments_before, replay_segments, ReplayIter, QUARANTINE_DIR_NAME};
 pub use segment::{segment_file_name, FrameDefect, FORMAT_VERSION};
 pub use writer::{
     SyncMode, Wal, WalOptions, WalStats, DEFAULT_SEGMENT_SIZE_BYTES, MAX_SEGMENT_SIZE_BYTES,

@@ -278,6 +278,48 @@ struct OpenSegment {
     reader: FrameReader<BufReader<std::io::Take<File>>>,
 }
 
+/// Replays the segments of `dir` numbered below `below` (every segment when `None`) as they
+/// are, without recovery and without changing anything: for closed segments of the live WAL
+/// (which no longer change) and for checkpoints. A defect ends the replay with an error.
+pub fn replay_segments(dir: &Path, below: Option<u32>) -> Result<ReplayIter, WalError> {
+    let mut segments = Vec::new();
+    for index in list_segments(dir)? {
+        if below.is_some_and(|below| index >= below) {
+            break;
+        }
+        let path = segment_path(dir, index);
+        let len = std::fs::metadata(&path)
+            .map_err(|source| WalError::Open {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        segments.push(LiveSegment { index, len });
+    }
+    Ok(ReplayIter::new(dir, &segments))
+}
+
+/// Deletes the segments of `dir` numbered below `below`, oldest first, and fsyncs `dir`;
+/// for start-up, before the WAL is opened. Returns how many were deleted.
+pub fn remove_segments_before(dir: &Path, below: u32) -> Result<usize, WalError> {
+    let mut removed = 0usize;
+    for index in list_segments(dir)? {
+        if index >= below {
+            break;
+        }
+        let path = segment_path(dir, index);
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(WalError::Remove { path, source }),
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
 /// Yields the payloads of the recovered segments in the order they were appended.
 ///
 /// Replay reads the segment files again after [`recover`]; deleting segments (through
