@@ -307,6 +307,8 @@ pub fn compare(reference: &Canonical, other: &Canonical) -> Option<String> {
     let mut extra = 0;
     let mut differing = 0;
     let mut first_difference = None;
+    let mut first_missing = None;
+    let mut first_extra = None;
     let (mut left, mut right) = (0, 0);
     while left < reference.series.len() || right < other.series.len() {
         let ordering = match (reference.series.get(left), other.series.get(right)) {
@@ -317,10 +319,12 @@ pub fn compare(reference: &Canonical, other: &Canonical) -> Option<String> {
         match ordering {
             std::cmp::Ordering::Less => {
                 missing += 1;
+                first_missing.get_or_insert_with(|| reference.series[left].0.clone());
                 left += 1;
             }
             std::cmp::Ordering::Greater => {
                 extra += 1;
+                first_extra.get_or_insert_with(|| other.series[right].0.clone());
                 right += 1;
             }
             std::cmp::Ordering::Equal => {
@@ -353,12 +357,16 @@ pub fn compare(reference: &Canonical, other: &Canonical) -> Option<String> {
     }
     if missing > 0 {
         problems.push(format!(
-            "{missing} of {} series missing",
-            reference.series.len()
+            "{missing} of {} series missing (first: {})",
+            reference.series.len(),
+            first_missing.unwrap_or_default()
         ));
     }
     if extra > 0 {
-        problems.push(format!("{extra} series extra"));
+        problems.push(format!(
+            "{extra} series extra (first: {})",
+            first_extra.unwrap_or_default()
+        ));
     }
     if differing > 0 {
         problems.push(format!(

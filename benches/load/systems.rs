@@ -272,11 +272,11 @@ pub fn start(kind: Kind, binary: &Path, temp_base: &Path, keep: bool) -> Result<
             command
                 .arg("serve")
                 .arg("--listen")
-                .arg(&listen)
+                .arg(listen.as_str())
                 .arg("--data-dir")
                 .arg(&data_dir)
                 .arg("--config")
-                .arg(&config)
+                .arg(config)
                 .arg("--log-level")
                 .arg("warn");
         }
@@ -352,7 +352,7 @@ impl Running {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// Where the data directory, config and log live.
