@@ -194,13 +194,15 @@ fn file_sd_changes_are_picked_up_and_broken_targets_reported() {
         format!(r#"[{{"targets": ["127.0.0.1:{good}", "127.0.0.1:{malformed}", "127.0.0.1:{unreachable}"]}}]"#),
     )
     .unwrap();
-    let active = wait_for_targets(&server, "three targets, two down", |active| {
-        active.len() == 3
-            && active
+    // Every target has been scraped at least once: one up, two down.
+    let active = wait_for_targets(&server, "three targets, one up and two down", |active| {
+        let count = |health: &str| {
+            active
                 .iter()
-                .filter(|target| target["health"] == "down")
+                .filter(|target| target["health"] == health)
                 .count()
-                == 2
+        };
+        active.len() == 3 && count("up") == 1 && count("down") == 2
     });
     let error_of = |port: u16| {
         active
