@@ -126,9 +126,15 @@ impl Head {
             return Ok((series_ref, false));
         }
         let series_ref = self.next_ref.fetch_add(1, Ordering::Relaxed);
-        index.insert_with_ref(series_ref, labels)?;
-        drop(index);
+        // The series' memory must exist before the index makes the reference visible:
+        // another appender that finds it must see it as not yet logged, or it would write
+        // samples to the WAL ahead of the series definition.
         self.install(series_ref);
+        if let Err(problem) = index.insert_with_ref(series_ref, labels) {
+            self.uninstall(series_ref);
+            return Err(problem);
+        }
+        drop(index);
         self.counters.series_created.fetch_add(1, Ordering::Relaxed);
         Ok((series_ref, true))
     }
@@ -174,6 +180,13 @@ impl Head {
             series.logged = true;
         }
         true
+    }
+
+    fn uninstall(&self, series_ref: SeriesRef) {
+        let mut stripe = self.stripe(series_ref);
+        if let Some(slot) = stripe.series.get_mut(series_ref as usize / STRIPES) {
+            *slot = None;
+        }
     }
 
     fn install(&self, series_ref: SeriesRef) {
