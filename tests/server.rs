@@ -221,16 +221,21 @@ fn oversized_body_gets_413_naming_the_limit() {
     );
 }
 
+/// Runs `sightline check-config FILE` as a user would.
+fn check_config(path: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn unknown_config_key_is_rejected_with_its_path_and_line() {
     let (_dir, path) = config_file(
         "server:\n  listen: \"127.0.0.1:0\"\nstorage:\n  path: ./d\n  retention:\n    tiem: 1d\n",
     );
-    let output = Command::new(BIN)
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = check_config(&path);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -255,11 +260,7 @@ fn semantic_problems_are_all_reported() {
     let (_dir, path) = config_file(
         "server:\n  listen: \"0.0.0.0:9470\"\nuptime:\n  checks:\n    - name: a\n      url: ftp://x\n",
     );
-    let output = Command::new(BIN)
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = check_config(&path);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("server.auth"), "{stderr}");
