@@ -10,6 +10,7 @@ pub mod env;
 mod load;
 pub mod logs;
 pub mod problems;
+pub mod query;
 pub mod scrape;
 pub mod secret;
 pub mod server;
@@ -34,6 +35,8 @@ pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config/default.yaml");
 pub struct Config {
     pub server: server::ServerConfig,
     pub storage: storage::StorageConfig,
+    /// PromQL evaluation defaults and limits.
+    pub query: query::QueryConfig,
     pub global: scrape::GlobalConfig,
     pub scrape_configs: Vec<scrape::ScrapeConfig>,
     pub rule_files: Vec<String>,
@@ -77,6 +80,7 @@ impl Config {
         let mut problems = Problems::default();
         self.server.validate(&mut problems);
         self.storage.validate(&mut problems);
+        self.query.validate(&mut problems);
         self.global.validate("global", &mut problems);
         scrape::validate_scrape_configs(&self.scrape_configs, &self.global, &mut problems);
         for (key, patterns) in [

@@ -2,6 +2,7 @@
 //! parse the request, call the engines off the async runtime, and shape the response.
 
 pub mod params;
+mod query;
 mod remote_write;
 mod series;
 mod targets;
@@ -11,9 +12,11 @@ use std::sync::{Arc, OnceLock};
 use axum::routing::{get, post};
 use axum::Router;
 
+use super::promql::EngineOptions;
 use super::remote::DecodeLimits;
 use super::scrape::ScrapeManager;
 use super::tsdb::Tsdb;
+use crate::api_error::{ApiError, ErrorKind};
 
 /// What the metrics handlers share. The database is set once storage has opened.
 pub struct MetricsState {
@@ -22,6 +25,8 @@ pub struct MetricsState {
     pub write_limits: DecodeLimits,
     /// Permits for write requests in flight; see `server.limits.max_concurrent_writes`.
     pub write_permits: Arc<tokio::sync::Semaphore>,
+    /// PromQL defaults and limits from the `query:` section.
+    pub engine_options: EngineOptions,
 }
 
 impl MetricsState {
@@ -34,6 +39,14 @@ impl MetricsState {
             write_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.server.limits.max_concurrent_writes,
             )),
+            engine_options: EngineOptions {
+                lookback_delta_ms: config.query.lookback_delta.as_millis(),
+                max_samples: config.query.max_samples,
+                timeout: config.query.timeout.as_duration(),
+                max_points_per_series: i64::from(config.query.max_points_per_series),
+                // Like Prometheus: subqueries without a step use the evaluation interval.
+                default_subquery_step_ms: config.global.evaluation_interval.as_millis(),
+            },
             write_limits: DecodeLimits {
                 max_decompressed_bytes: usize::try_from(max_decompressed).unwrap_or(usize::MAX),
                 max_labels_per_series: limits.max_labels_per_series,
@@ -47,6 +60,16 @@ impl MetricsState {
 pub fn router(state: Arc<MetricsState>) -> Router {
     Router::new()
         .route("/api/v1/write", post(remote_write::write))
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(query::exemplars).post(query::exemplars),
+        )
         .route("/api/v1/series", get(series::series).post(series::series))
         .route(
             "/api/v1/labels",
@@ -56,4 +79,13 @@ pub fn router(state: Arc<MetricsState>) -> Router {
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/metadata", get(targets::metadata))
         .with_state(state)
+}
+
+/// The database, or 503 while storage is still opening.
+fn tsdb(state: &MetricsState) -> Result<Arc<Tsdb>, ApiError> {
+    state
+        .tsdb
+        .get()
+        .cloned()
+        .ok_or_else(|| ApiError::new(ErrorKind::Unavailable, "storage is still opening"))
 }

@@ -10,18 +10,9 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::params::{collect_params, param, params_named, parse_selectors, time_range};
-use super::MetricsState;
+use super::{tsdb, MetricsState};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::metrics::tsdb::labels::is_valid_label_name;
-use crate::metrics::tsdb::Tsdb;
-
-fn tsdb(state: &MetricsState) -> Result<Arc<Tsdb>, ApiError> {
-    state
-        .tsdb
-        .get()
-        .cloned()
-        .ok_or_else(|| ApiError::new(ErrorKind::Unavailable, "storage is still opening"))
-}
 
 fn limit(params: &[(String, String)]) -> Result<usize, ApiError> {
     match param(params, "limit") {

@@ -1,0 +1,423 @@
+//! Aggregation operators with `by`/`without`: each input series' group is computed once,
+//! then values are folded per step.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::token::{
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
+};
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
+
+use super::error::QueryError;
+use super::eval::{by_step, EvalResult, Evaluator, OutputBuilder, Series, Steps, Val};
+use super::value::Labels;
+use crate::metrics::tsdb::labels::is_valid_label_name;
+
+pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) -> EvalResult<Val> {
+    let op = agg.op.id();
+    let mut label_param = None;
+    let mut scalar_param = None;
+    if let Some(param) = &agg.param {
+        if op == T_COUNT_VALUES {
+            let Expr::StringLiteral(name) = unparen(param) else {
+                return Err(QueryError::bad_data(
+                    "count_values needs a string parameter",
+                ));
+            };
+            if !is_valid_label_name(&name.val) {
+                return Err(QueryError::execution(format!(
+                    "invalid label name {:?}",
+                    name.val
+                )));
+            }
+            label_param = Some(name.val.clone());
+        } else {
+            scalar_param = Some(ev.eval_scalar(param, steps)?);
+        }
+    }
+    let input = ev.eval_vector(&agg.expr, steps)?;
+    let modifier = agg.modifier.as_ref();
+    let mut groups: HashMap<Labels, u32> = HashMap::new();
+    let mut group_labels: Vec<Labels> = Vec::new();
+    let series_group: Vec<u32> = input
+        .iter()
+        .map(|s| {
+            let labels = grouping_labels(&s.labels, modifier);
+            let next = group_labels.len() as u32;
+            *groups.entry(labels.clone()).or_insert_with(|| {
+                group_labels.push(labels);
+                next
+            })
+        })
+        .collect();
+    let mut group_drops_name = vec![false; group_labels.len()];
+    for (s, &group) in input.iter().zip(&series_group) {
+        group_drops_name[group as usize] |= s.drop_name;
+    }
+    let table = by_step(&input, steps);
+    let ctx = Grouped {
+        input: &input,
+        series_group: &series_group,
+        group_labels: &group_labels,
+        group_drops_name: &group_drops_name,
+        steps,
+    };
+    let series = match op {
+        T_TOPK | T_BOTTOMK | T_LIMITK => {
+            ctx.select_k(op, &table, scalar_param.as_deref().unwrap_or(&[]))?
+        }
+        T_LIMIT_RATIO => ctx.limit_ratio(ev, &table, scalar_param.as_deref().unwrap_or(&[])),
+        T_QUANTILE => ctx.quantile(&table, scalar_param.as_deref().unwrap_or(&[])),
+        T_COUNT_VALUES => ctx.count_values(&table, label_param.as_deref().unwrap_or("")),
+        _ => ctx.fold(op, &table),
+    };
+    Ok(Val::Vector(series))
+}
+
+fn unparen(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(paren) => unparen(&paren.expr),
+        other => other,
+    }
+}
+
+fn grouping_labels(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
+    match modifier {
+        Some(LabelModifier::Include(by)) => labels
+            .iter()
+            .filter(|(name, _)| by.labels.contains(name))
+            .cloned()
+            .collect(),
+        Some(LabelModifier::Exclude(without)) => labels
+            .iter()
+            .filter(|(name, _)| name != "__name__" && !without.labels.contains(name))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Kahan-compensated running sum, as Prometheus sums floats.
+#[derive(Clone, Copy, Default)]
+pub(super) struct KahanSum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl KahanSum {
+    pub fn add(&mut self, value: f64) {
+        let total = self.sum + value;
+        if total.is_infinite() {
+            self.compensation = 0.0;
+        } else if self.sum.abs() >= value.abs() {
+            self.compensation += (self.sum - total) + value;
+        } else {
+            self.compensation += (value - total) + self.sum;
+        }
+        self.sum = total;
+    }
+
+    pub fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+/// Running state of one group at one step for the folding aggregations.
+#[derive(Clone, Copy, Default)]
+struct Fold {
+    count: u64,
+    sum: KahanSum,
+    value: f64,
+    mean: f64,
+    m2: f64,
+    incremental_mean: bool,
+}
+
+struct Grouped<'a> {
+    input: &'a [Series],
+    series_group: &'a [u32],
+    group_labels: &'a [Labels],
+    group_drops_name: &'a [bool],
+    steps: Steps,
+}
+
+impl Grouped<'_> {
+    fn group_series(&self, group: u32) -> (Labels, bool) {
+        (
+            self.group_labels[group as usize].clone(),
+            self.group_drops_name[group as usize],
+        )
+    }
+
+    fn fold(&self, op: u16, table: &[Vec<(u32, f64)>]) -> Vec<Series> {
+        let mut out: OutputBuilder<u32> = OutputBuilder::new();
+        let mut folds: Vec<Option<Fold>> = vec![None; self.group_labels.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for (step_index, samples) in table.iter().enumerate() {
+            touched.clear();
+            for &(index, v) in samples {
+                let group = self.series_group[index as usize];
+                let slot = &mut folds[group as usize];
+                let fold = match slot {
+                    Some(fold) => fold,
+                    None => {
+                        touched.push(group);
+                        slot.insert(Fold {
+                            value: v,
+                            ..Fold::default()
+                        })
+                    }
+                };
+                fold.count += 1;
+                match op {
+                    T_SUM => fold.sum.add(v),
+                    T_AVG => {
+                        if !fold.incremental_mean {
+                            let mut next = fold.sum;
+                            next.add(v);
+                            if next.value().is_infinite()
+                                && v.is_finite()
+                                && fold.sum.value().is_finite()
+                            {
+                                // The plain sum overflowed: continue with a running mean.
+                                fold.incremental_mean = true;
+                                fold.mean = fold.sum.value() / (fold.count - 1) as f64;
+                            } else {
+                                fold.sum = next;
+                            }
+                        }
+                        if fold.incremental_mean {
+                            fold.mean += v / fold.count as f64 - fold.mean / fold.count as f64;
+                        }
+                    }
+                    T_MIN => {
+                        if fold.value > v || fold.value.is_nan() {
+                            fold.value = v;
+                        }
+                    }
+                    T_MAX => {
+                        if fold.value < v || fold.value.is_nan() {
+                            fold.value = v;
+                        }
+                    }
+                    T_STDDEV | T_STDVAR => {
+                        let delta = v - fold.mean;
+                        fold.mean += delta / fold.count as f64;
+                        fold.m2 += delta * (v - fold.mean);
+                    }
+                    _ => {}
+                }
+            }
+            let t = self.steps.time(step_index);
+            for &group in &touched {
+                let fold = folds[group as usize].take().unwrap_or_default();
+                let value = match op {
+                    T_SUM => fold.sum.value(),
+                    T_AVG if fold.incremental_mean => fold.mean,
+                    T_AVG => fold.sum.value() / fold.count as f64,
+                    T_MIN | T_MAX => fold.value,
+                    T_COUNT => fold.count as f64,
+                    T_GROUP => 1.0,
+                    T_STDVAR => fold.m2 / fold.count as f64,
+                    T_STDDEV => (fold.m2 / fold.count as f64).sqrt(),
+                    _ => f64::NAN,
+                };
+                out.push(group, || self.group_series(group), t, value);
+            }
+        }
+        out.series
+    }
+
+    /// Samples of one step split by group, groups in order of first appearance.
+    fn per_group(&self, samples: &[(u32, f64)]) -> Vec<(u32, Vec<(u32, f64)>)> {
+        let mut order: Vec<(u32, Vec<(u32, f64)>)> = Vec::new();
+        let mut position: HashMap<u32, usize> = HashMap::new();
+        for &(index, v) in samples {
+            let group = self.series_group[index as usize];
+            let slot = *position.entry(group).or_insert_with(|| {
+                order.push((group, Vec::new()));
+                order.len() - 1
+            });
+            order[slot].1.push((index, v));
+        }
+        order
+    }
+
+    fn select_k(&self, op: u16, table: &[Vec<(u32, f64)>], ks: &[f64]) -> EvalResult<Vec<Series>> {
+        let mut out: OutputBuilder<u32> = OutputBuilder::new();
+        for (step_index, samples) in table.iter().enumerate() {
+            if samples.is_empty() {
+                continue;
+            }
+            let k_value = ks.get(step_index).copied().unwrap_or(f64::NAN);
+            if !(k_value.is_finite() || k_value == f64::NEG_INFINITY)
+                || k_value >= 9.223_372_036_854_776e18
+            {
+                return Err(QueryError::execution(format!(
+                    "Scalar value {} overflows int64",
+                    super::functions::format_float(k_value)
+                )));
+            }
+            if k_value < 1.0 {
+                continue;
+            }
+            let k = k_value as usize;
+            let t = self.steps.time(step_index);
+            for (_, mut members) in self.per_group(samples) {
+                match op {
+                    T_TOPK => members.sort_by(|a, b| descending_nan_last(a.1, b.1)),
+                    T_BOTTOMK => members.sort_by(|a, b| ascending_nan_last(a.1, b.1)),
+                    _ => {}
+                }
+                for &(index, v) in members.iter().take(k) {
+                    let s = &self.input[index as usize];
+                    out.push(index, || (s.labels.clone(), s.drop_name), t, v);
+                }
+            }
+        }
+        Ok(out.series)
+    }
+
+    fn limit_ratio(
+        &self,
+        ev: &Evaluator,
+        table: &[Vec<(u32, f64)>],
+        ratios: &[f64],
+    ) -> Vec<Series> {
+        let mut out: OutputBuilder<u32> = OutputBuilder::new();
+        for (step_index, samples) in table.iter().enumerate() {
+            let mut ratio = ratios.get(step_index).copied().unwrap_or(f64::NAN);
+            if ratio.is_nan() {
+                continue;
+            }
+            if !(-1.0..=1.0).contains(&ratio) {
+                ev.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to {}",
+                    super::functions::format_float(ratio),
+                    if ratio < 0.0 { -1 } else { 1 }
+                ));
+                ratio = ratio.clamp(-1.0, 1.0);
+            }
+            let t = self.steps.time(step_index);
+            for &(index, v) in samples {
+                let s = &self.input[index as usize];
+                let offset = label_set_fraction(&s.labels);
+                let keep = if ratio >= 0.0 {
+                    offset < ratio
+                } else {
+                    offset >= 1.0 + ratio
+                };
+                if keep {
+                    out.push(index, || (s.labels.clone(), s.drop_name), t, v);
+                }
+            }
+        }
+        out.series
+    }
+
+    fn quantile(&self, table: &[Vec<(u32, f64)>], qs: &[f64]) -> Vec<Series> {
+        let mut out: OutputBuilder<u32> = OutputBuilder::new();
+        for (step_index, samples) in table.iter().enumerate() {
+            let q = qs.get(step_index).copied().unwrap_or(f64::NAN);
+            let t = self.steps.time(step_index);
+            for (group, members) in self.per_group(samples) {
+                let mut values: Vec<f64> = members.iter().map(|m| m.1).collect();
+                let value = quantile_of(q, &mut values);
+                out.push(group, || self.group_series(group), t, value);
+            }
+        }
+        out.series
+    }
+
+    fn count_values(&self, table: &[Vec<(u32, f64)>], label: &str) -> Vec<Series> {
+        let mut out: OutputBuilder<(u32, String)> = OutputBuilder::new();
+        for (step_index, samples) in table.iter().enumerate() {
+            let t = self.steps.time(step_index);
+            let mut counts: Vec<((u32, String), f64)> = Vec::new();
+            for &(index, v) in samples {
+                let key = (
+                    self.series_group[index as usize],
+                    super::functions::format_float(v),
+                );
+                match counts.iter_mut().find(|(existing, _)| *existing == key) {
+                    Some((_, count)) => *count += 1.0,
+                    None => counts.push((key, 1.0)),
+                }
+            }
+            for ((group, value), count) in counts {
+                let make = || {
+                    let mut labels = self.group_labels[group as usize].clone();
+                    labels.retain(|(name, _)| name != label);
+                    labels.push((label.to_string(), value.clone()));
+                    labels.sort();
+                    (labels, false)
+                };
+                out.push((group, value.clone()), make, t, count);
+            }
+        }
+        out.series
+    }
+}
+
+fn descending_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+fn ascending_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// A stable fraction in `[0, 1)` derived from a label set, for `limit_ratio` sampling.
+fn label_set_fraction(labels: &Labels) -> f64 {
+    // FNV-1a over names and values.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, value) in labels {
+        for byte in name
+            .bytes()
+            .chain([0xff])
+            .chain(value.bytes())
+            .chain([0xff])
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    (hash % (1u64 << 52)) as f64 / (1u64 << 52) as f64
+}
+
+/// The φ-quantile of `values` by linear interpolation between closest ranks, with
+/// Prometheus's conventions for φ outside `[0, 1]` and NaN (sorted first).
+pub(super) fn quantile_of(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len();
+    let rank = q * (n - 1) as f64;
+    let lower = rank.floor().max(0.0) as usize;
+    let upper = (lower + 1).min(n - 1);
+    let weight = rank - rank.floor();
+    values[lower] * (1.0 - weight) + values[upper] * weight
+}

@@ -1,0 +1,178 @@
+//! `histogram_quantile` over classic histograms: `_bucket` series grouped by their labels
+//! without `le`, interpolated linearly inside the bucket holding the rank.
+
+use std::collections::HashMap;
+
+use super::eval::{by_step, Evaluator, OutputBuilder, Series, Steps};
+use super::value::Labels;
+
+/// Relative difference below which two neighbouring cumulative counts are taken as equal
+/// (floating-point noise, not a decrease).
+const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
+
+pub(super) fn histogram_quantile(
+    ev: &Evaluator,
+    qs: &[f64],
+    series: Vec<Series>,
+    steps: Steps,
+) -> Vec<Series> {
+    let mut groups: HashMap<Labels, u32> = HashMap::new();
+    let mut group_labels: Vec<Labels> = Vec::new();
+    // Per input series: (group, upper bound), or None when `le` is missing or malformed.
+    let buckets: Vec<Option<(u32, f64)>> = series
+        .iter()
+        .map(|s| {
+            let le = s.labels.iter().find(|(name, _)| name == "le")?;
+            let Some(upper) = parse_bound(&le.1) else {
+                ev.warn(format!(
+                    "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
+                    le.1,
+                    metric_name(&s.labels)
+                ));
+                return None;
+            };
+            let labels: Labels = s.labels.iter().filter(|(name, _)| name != "le").cloned().collect();
+            let next = group_labels.len() as u32;
+            let group = *groups.entry(labels.clone()).or_insert_with(|| {
+                group_labels.push(labels);
+                next
+            });
+            Some((group, upper))
+        })
+        .collect();
+    for s in &series {
+        if !s.labels.iter().any(|(name, _)| name == "le") {
+            ev.warn(format!(
+                "bucket label \"le\" is missing or has a malformed value of \"\" for metric name {:?}",
+                metric_name(&s.labels)
+            ));
+        }
+    }
+    let table = by_step(&series, steps);
+    let mut out: OutputBuilder<u32> = OutputBuilder::new();
+    let mut per_group: Vec<Vec<(f64, f64)>> = vec![Vec::new(); group_labels.len()];
+    for (step_index, samples) in table.iter().enumerate() {
+        let mut touched: Vec<u32> = Vec::new();
+        for &(index, v) in samples {
+            if let Some((group, upper)) = buckets[index as usize] {
+                if per_group[group as usize].is_empty() {
+                    touched.push(group);
+                }
+                per_group[group as usize].push((upper, v));
+            }
+        }
+        let t = steps.time(step_index);
+        for group in touched {
+            let mut group_buckets = std::mem::take(&mut per_group[group as usize]);
+            let (value, fixed) = bucket_quantile(qs[step_index], &mut group_buckets);
+            if fixed {
+                ev.info(format!(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
+                    metric_name(&group_labels[group as usize])
+                ));
+            }
+            out.push(
+                group,
+                || (group_labels[group as usize].clone(), true),
+                t,
+                value,
+            );
+        }
+    }
+    out.series
+}
+
+fn metric_name(labels: &Labels) -> &str {
+    labels
+        .iter()
+        .find(|(name, _)| name == "__name__")
+        .map(|(_, value)| value.as_str())
+        .unwrap_or("")
+}
+
+fn parse_bound(text: &str) -> Option<f64> {
+    match text.trim() {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        other => other.parse().ok(),
+    }
+}
+
+/// The q-quantile of cumulative `(upper bound, count)` buckets, and whether the counts had
+/// to be forced monotonic.
+fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bool) {
+    if q.is_nan() {
+        return (f64::NAN, false);
+    }
+    if q < 0.0 {
+        return (f64::NEG_INFINITY, false);
+    }
+    if q > 1.0 {
+        return (f64::INFINITY, false);
+    }
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|last| last.0 != f64::INFINITY) {
+        return (f64::NAN, false);
+    }
+    // Buckets with the same bound (e.g. "1" and "1.0") are added together.
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(upper, count) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == upper => last.1 += count,
+            _ => merged.push((upper, count)),
+        }
+    }
+    let buckets = merged;
+    let fixed = ensure_monotonic(&mut buckets.clone());
+    let mut buckets = buckets;
+    ensure_monotonic(&mut buckets);
+    if buckets.len() < 2 {
+        return (f64::NAN, fixed);
+    }
+    let observations = buckets[buckets.len() - 1].1;
+    if observations == 0.0 {
+        return (f64::NAN, fixed);
+    }
+    let mut rank = q * observations;
+    let b = buckets.partition_point(|bucket| bucket.1 < rank);
+    if b == buckets.len() - 1 {
+        return (buckets[buckets.len() - 2].0, fixed);
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return (buckets[0].0, fixed);
+    }
+    let (mut start, end, mut count) = (0.0, buckets[b].0, buckets[b].1);
+    if b > 0 {
+        start = buckets[b - 1].0;
+        count -= buckets[b - 1].1;
+        rank -= buckets[b - 1].1;
+    }
+    (start + (end - start) * (rank / count), fixed)
+}
+
+/// Raises counts that dip below an earlier bucket's; tiny relative dips are noise and are
+/// smoothed without counting as a fix.
+fn ensure_monotonic(buckets: &mut [(f64, f64)]) -> bool {
+    let mut fixed = false;
+    let mut previous = match buckets.first() {
+        Some(first) => first.1,
+        None => return false,
+    };
+    for bucket in buckets.iter_mut().skip(1) {
+        let current = bucket.1;
+        if current == previous {
+            continue;
+        }
+        if (current - previous).abs() <= SMALL_DELTA_TOLERANCE * current.abs().max(previous.abs()) {
+            bucket.1 = previous;
+            continue;
+        }
+        if current < previous {
+            bucket.1 = previous;
+            fixed = true;
+            continue;
+        }
+        previous = current;
+    }
+    fixed
+}
