@@ -127,6 +127,7 @@ pub async fn reload(state: &AppState) -> Result<(), String> {
         new_config.storage.path = running.storage.path.clone();
         new_config.base_dir = running.base_dir.clone();
     }
+    state.metrics.apply_config(&new_config);
     state.replace_config(new_config);
     if let Some(scrape) = state.metrics.scrape.get() {
         scrape.sync(&state.config());

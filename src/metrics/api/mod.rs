@@ -1,13 +1,17 @@
 //! The Prometheus-compatible HTTP endpoints of the metrics side. Handlers are thin: they
 //! parse the request, call the engines off the async runtime, and shape the response.
 
+mod federate;
 pub mod params;
 mod query;
+mod remote_read;
 mod remote_write;
+mod rules;
 mod series;
 mod targets;
+mod tsdb_status;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -27,6 +31,8 @@ pub struct MetricsState {
     pub write_permits: Arc<tokio::sync::Semaphore>,
     /// PromQL defaults and limits from the `query:` section.
     pub engine_options: EngineOptions,
+    /// `global.external_labels`, added by `/federate`; replaced on reload.
+    external_labels: RwLock<Vec<(String, String)>>,
 }
 
 impl MetricsState {
@@ -39,6 +45,7 @@ impl MetricsState {
             write_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.server.limits.max_concurrent_writes,
             )),
+            external_labels: RwLock::new(external_labels(config)),
             engine_options: EngineOptions {
                 lookback_delta_ms: config.query.lookback_delta.as_millis(),
                 max_samples: config.query.max_samples,
@@ -57,9 +64,36 @@ impl MetricsState {
     }
 }
 
+impl MetricsState {
+    pub fn external_labels(&self) -> Vec<(String, String)> {
+        self.external_labels
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Applies the parts of a reloaded config that the handlers read.
+    pub fn apply_config(&self, config: &crate::config::Config) {
+        *self
+            .external_labels
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = external_labels(config);
+    }
+}
+
+fn external_labels(config: &crate::config::Config) -> Vec<(String, String)> {
+    config
+        .global
+        .external_labels
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 pub fn router(state: Arc<MetricsState>) -> Router {
     Router::new()
         .route("/api/v1/write", post(remote_write::write))
+        .route("/api/v1/read", post(remote_read::read))
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
         .route(
@@ -77,6 +111,10 @@ pub fn router(state: Arc<MetricsState>) -> Router {
         )
         .route("/api/v1/label/{name}/values", get(series::label_values))
         .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
+        .route("/api/v1/status/tsdb", get(tsdb_status::tsdb_status))
+        .route("/federate", get(federate::federate))
         .route("/api/v1/metadata", get(targets::metadata))
         .with_state(state)
 }

@@ -613,10 +613,12 @@ impl Engine {
         let expr = parse_query(query)?;
         match expr.value_type() {
             parser::value::ValueType::Vector | parser::value::ValueType::Scalar => {}
-            other => return Err(QueryError::bad_data(format!(
+            other => {
+                return Err(QueryError::bad_data(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                 type_display(other)
-            ))),
+            )))
+            }
         }
         let evaluator = self.evaluator(storage, start_ms, end_ms, cancel);
         let steps = Steps {

@@ -1,4 +1,4 @@
-//! Prometheus remote-write receive, engine side: turns a request body plus its
+//! Prometheus remote write (receive) and remote read (serve), engine side: turns a request body plus its
 //! `Content-Type` / `Content-Encoding` into a validated batch of series, free of HTTP types.
 //!
 //! Owns: content negotiation (remote write 1.0 `prometheus.WriteRequest` and 2.0
@@ -23,6 +23,7 @@ mod decode;
 mod encode;
 pub mod proto_v1;
 pub mod proto_v2;
+pub mod read;
 mod store;
 pub mod validate;
 mod wire;
@@ -38,5 +39,6 @@ pub use decode::{
 pub use encode::{
     encode_write_request_v1, encode_write_request_v2, snappy_compress, SeriesToEncode,
 };
+pub use read::{execute_read, RemoteReadError};
 pub use store::store;
 pub use validate::{DecodeLimits, SeriesProblem};

@@ -45,6 +45,13 @@ pub struct AppendReport {
 
 pub const MAX_REPORTED_ERRORS: usize = 10;
 
+/// See [`Tsdb::head_stats`].
+pub struct HeadStats {
+    pub cardinality: super::index::CardinalityStats,
+    /// `(min, max)` sample time held by the head; `None` when empty.
+    pub time_range: Option<(i64, i64)>,
+}
+
 impl AppendReport {
     fn reject(&mut self, count: u64, message: impl FnOnce() -> String) {
         self.samples_rejected += count;
@@ -394,6 +401,15 @@ impl Tsdb {
         all.sort();
         all.dedup();
         all
+    }
+
+    /// Head statistics for `/api/v1/status/tsdb`: cardinality lists of at most `limit`
+    /// entries and the head's time range.
+    pub fn head_stats(&self, limit: usize) -> HeadStats {
+        HeadStats {
+            cardinality: self.head.index().cardinality_stats(limit),
+            time_range: self.head.time_range(),
+        }
     }
 
     /// Makes everything appended so far durable (a no-op with fsync on).

@@ -20,7 +20,7 @@ mod querier;
 mod records;
 pub mod wal;
 
-pub use db::{AppendReport, AppendSeries, Tsdb, MAX_REPORTED_ERRORS};
+pub use db::{AppendReport, AppendSeries, HeadStats, Tsdb, MAX_REPORTED_ERRORS};
 pub use error::TsdbError;
 pub use head::SeriesData;
 pub use maintain::MaintainReport;
