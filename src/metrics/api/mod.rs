@@ -1,6 +1,7 @@
 //! The Prometheus-compatible HTTP endpoints of the metrics side. Handlers are thin: they
 //! parse the request, call the engines off the async runtime, and shape the response.
 
+mod admin;
 mod federate;
 pub mod params;
 mod query;
@@ -115,6 +116,10 @@ pub fn router(state: Arc<MetricsState>) -> Router {
         .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/status/tsdb", get(tsdb_status::tsdb_status))
         .route("/federate", get(federate::federate))
+        .route(
+            "/api/v1/admin/tsdb/delete_series",
+            post(admin::delete_series).put(admin::delete_series),
+        )
         .route("/api/v1/metadata", get(targets::metadata))
         .with_state(state)
 }

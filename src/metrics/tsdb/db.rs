@@ -19,6 +19,7 @@ use super::labels::{format_labels, validate_labels};
 use super::options::TsdbOptions;
 use super::querier::merge_series;
 use super::records::{self, HeadRecord};
+use super::tombstones::{Tombstone, Tombstones};
 use super::wal::{ReplayIter, SyncMode, Wal, WalOptions};
 use crate::telemetry::{Collect, MetricKind, TextWriter};
 
@@ -92,6 +93,7 @@ pub struct Tsdb {
     /// Serializes [`Tsdb::maintain`] calls.
     pub(super) maintenance: Mutex<()>,
     pub(super) maintenance_counters: MaintenanceCounters,
+    pub(super) tombstones: Tombstones,
 }
 
 impl Tsdb {
@@ -151,6 +153,7 @@ impl Tsdb {
             seconds = replay_seconds,
             "tsdb opened"
         );
+        let tombstones = Tombstones::load(dir)?;
         let maintenance_counters = MaintenanceCounters::default();
         maintenance_counters
             .blocks_quarantined
@@ -165,6 +168,7 @@ impl Tsdb {
             append_gate: RwLock::new(()),
             maintenance: Mutex::new(()),
             maintenance_counters,
+            tombstones,
         })
     }
 
@@ -315,12 +319,42 @@ impl Tsdb {
         for block in self.blocks_in(mint, maxt) {
             sources.push(block.select(matchers, mint, maxt));
         }
-        merge_series(sources)
+        let mut merged = merge_series(sources);
+        self.tombstones.apply(&mut merged);
+        merged
+    }
+
+    /// Deletes the samples in `[mint, maxt]` of the series matching any of `selectors`:
+    /// durable (a tombstone on disk) before it returns, effective for every later query.
+    pub fn delete_series(
+        &self,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<(), TsdbError> {
+        let added = selectors
+            .iter()
+            .map(|matchers| Tombstone {
+                matchers: matchers.clone(),
+                mint,
+                maxt,
+            })
+            .collect();
+        self.tombstones.add(added)?;
+        Ok(())
     }
 
     /// Label sets of series matching the matchers that have samples in range (for blocks:
     /// a chunk overlapping the range), sorted.
     pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Vec<(String, String)>> {
+        if !self.tombstones.is_empty() {
+            // Whether a series still has samples in range depends on its samples.
+            return self
+                .select(matchers, mint, maxt)
+                .into_iter()
+                .map(|series| series.labels)
+                .collect();
+        }
         let head = self
             .head
             .select(matchers, mint, maxt)
@@ -344,7 +378,7 @@ impl Tsdb {
             .into_iter()
             .flat_map(|labels| labels.into_iter().map(|(name, _)| name))
             .collect();
-        if selectors.is_empty() {
+        if selectors.is_empty() && self.tombstones.is_empty() {
             for block in self.blocks_in(mint, maxt) {
                 names.extend(block.label_names());
             }
@@ -370,7 +404,7 @@ impl Tsdb {
                     .map(|(_, value)| value)
             })
             .collect();
-        if selectors.is_empty() {
+        if selectors.is_empty() && self.tombstones.is_empty() {
             for block in self.blocks_in(mint, maxt) {
                 values.extend(block.label_values(name));
             }
@@ -386,6 +420,9 @@ impl Tsdb {
         mint: i64,
         maxt: i64,
     ) -> Vec<Vec<(String, String)>> {
+        if selectors.is_empty() && !self.tombstones.is_empty() {
+            return self.series(&[], mint, maxt);
+        }
         if selectors.is_empty() {
             return self
                 .head
@@ -480,6 +517,12 @@ impl Collect for Tsdb {
             MetricKind::Gauge,
             "Series in the head.",
             self.head.num_series() as f64,
+        );
+        out.single(
+            "sightline_tsdb_tombstones",
+            MetricKind::Gauge,
+            "Deletions (delete_series) applied to queries.",
+            self.tombstones.len() as f64,
         );
         out.single(
             "sightline_tsdb_head_series_created_total",

@@ -14,6 +14,8 @@ pub enum TsdbError {
     Wal(#[from] WalError),
     #[error("block: {0}")]
     Block(#[from] BlockError),
+    #[error("tombstones: {0}")]
+    Tombstones(#[from] super::tombstones::TombstoneError),
     #[error("invalid matcher: {0}")]
     Matcher(String),
 }

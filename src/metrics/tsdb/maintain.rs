@@ -62,6 +62,10 @@ impl Tsdb {
             tracing::error!(error = %error, "retention failed");
             first_error.get_or_insert(error);
         }
+        if let Err(error) = self.forget_old_tombstones() {
+            tracing::error!(error = %error, "cannot prune tombstones");
+            first_error.get_or_insert(error);
+        }
         match first_error {
             Some(error) => Err(error),
             None => Ok(report),
@@ -259,6 +263,23 @@ impl Tsdb {
                 "blocks compacted"
             );
         }
+        Ok(())
+    }
+
+    /// Tombstones ending before the oldest data kept cannot cover anything any more.
+    fn forget_old_tombstones(&self) -> Result<(), TsdbError> {
+        let oldest_block = self
+            .blocks()
+            .iter()
+            .map(|block| block.meta().min_time)
+            .min();
+        let oldest_head = self.head.time_range().map(|(min, _)| min);
+        let oldest = match (oldest_block, oldest_head) {
+            (Some(block), Some(head)) => block.min(head),
+            (Some(only), None) | (None, Some(only)) => only,
+            (None, None) => return Ok(()),
+        };
+        self.tombstones.forget_before(oldest)?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ mod maintain;
 mod options;
 mod querier;
 mod records;
+mod tombstones;
 pub mod wal;
 
 pub use db::{AppendReport, AppendSeries, HeadStats, Tsdb, MAX_REPORTED_ERRORS};

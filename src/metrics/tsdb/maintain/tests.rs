@@ -714,3 +714,45 @@ fn block_size_benchmark() {
         verbatim.stats.chunks
     );
 }
+
+#[test]
+fn deletions_cover_head_and_blocks_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = |value: &str| vec![Matcher::new(MatchOp::Equal, "__name__", value).unwrap()];
+    {
+        let db = Tsdb::open(dir.path(), options()).unwrap();
+        for t in minutes(0, 200) {
+            append_at(&db, 4, t);
+        }
+        assert_eq!(db.maintain(200 * 60_000).unwrap().blocks_written, 2);
+        // Minutes 50..=150 span a block and the head.
+        db.delete_series(&[name("temperature")], 50 * 60_000, 150 * 60_000)
+            .unwrap();
+    }
+    let db = Tsdb::open(dir.path(), options()).unwrap();
+    let mut kept: Vec<i64> = minutes(0, 50);
+    kept.extend(minutes(151, 200));
+    let mut want = expected(4, &minutes(0, 200));
+    for (labels, samples) in want.iter_mut() {
+        if labels[0].1 == "temperature" {
+            *samples = kept.iter().map(|&t| (t, value(0, t).to_bits())).collect();
+        }
+    }
+    let got = dump(&db);
+    for (labels, samples) in &want {
+        let index: usize = labels[1].1.trim_start_matches("host-").parse().unwrap();
+        let want_samples: Vec<(i64, u64)> = samples
+            .iter()
+            .map(|&(t, _)| (t, value(index, t).to_bits()))
+            .collect();
+        assert_eq!(got[labels], want_samples, "{labels:?}");
+    }
+    // A range wholly deleted leaves no series to list there.
+    assert!(db
+        .series(&name("temperature"), 60 * 60_000, 140 * 60_000)
+        .is_empty());
+    assert_eq!(
+        db.label_values("__name__", &[], 60 * 60_000, 140 * 60_000),
+        vec!["requests_total"]
+    );
+}

@@ -1,0 +1,40 @@
+//! `/api/v1/admin/tsdb/delete_series`: deletes samples of the series matching `match[]`
+//! between `start` and `end` (all of time by default). 204 once the deletion is durable.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::params::{collect_params, params_named, parse_selectors, time_range};
+use super::{tsdb, MetricsState};
+use crate::api_error::{ApiError, ErrorKind};
+
+pub async fn delete_series(
+    State(state): State<Arc<MetricsState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = collect_params(query.as_deref(), &headers, &body);
+    let outcome = async {
+        let selectors = params_named(&params, "match[]");
+        if selectors.is_empty() {
+            return Err(ApiError::bad_data("no match[] parameter provided"));
+        }
+        let selectors = parse_selectors(&selectors)?;
+        let (start, end) = time_range(&params)?;
+        let tsdb = tsdb(&state)?;
+        tokio::task::spawn_blocking(move || tsdb.delete_series(&selectors, start, end))
+            .await
+            .map_err(|err| ApiError::new(ErrorKind::Internal, format!("delete failed: {err}")))?
+            .map_err(|err| ApiError::new(ErrorKind::Internal, err.to_string()))
+    }
+    .await;
+    match outcome {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
