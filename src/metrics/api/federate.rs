@@ -63,11 +63,14 @@ pub async fn federate(
     }
 }
 
+/// A series' labels and its newest `(timestamp, value)`.
+type LatestSample<'a> = (&'a Vec<(String, String)>, (i64, f64));
+
 fn render(
     latest: &BTreeMap<Vec<(String, String)>, (i64, f64)>,
     external: &[(String, String)],
 ) -> String {
-    let mut by_name: BTreeMap<&str, Vec<(&Vec<(String, String)>, (i64, f64))>> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, Vec<LatestSample>> = BTreeMap::new();
     for (labels, &sample) in latest {
         let name = labels
             .iter()

@@ -191,16 +191,8 @@ impl Grouped<'_> {
                             fold.mean += v / fold.count as f64 - fold.mean / fold.count as f64;
                         }
                     }
-                    T_MIN => {
-                        if fold.value > v || fold.value.is_nan() {
-                            fold.value = v;
-                        }
-                    }
-                    T_MAX => {
-                        if fold.value < v || fold.value.is_nan() {
-                            fold.value = v;
-                        }
-                    }
+                    T_MIN if fold.value > v || fold.value.is_nan() => fold.value = v,
+                    T_MAX if fold.value < v || fold.value.is_nan() => fold.value = v,
                     T_STDDEV | T_STDVAR => {
                         let delta = v - fold.mean;
                         fold.mean += delta / fold.count as f64;
@@ -247,13 +239,11 @@ impl Grouped<'_> {
     fn select_k(&self, op: u16, table: &[Vec<(u32, f64)>], ks: &[f64]) -> EvalResult<Vec<Series>> {
         let mut out: OutputBuilder<u32> = OutputBuilder::new();
         for (step_index, samples) in table.iter().enumerate() {
-            if samples.is_empty() {
-                continue;
-            }
             let k_value = ks.get(step_index).copied().unwrap_or(f64::NAN);
-            if !(k_value.is_finite() || k_value == f64::NEG_INFINITY)
-                || k_value >= 9.223_372_036_854_776e18
-            {
+            if k_value.is_nan() {
+                return Err(QueryError::execution("Parameter value is NaN"));
+            }
+            if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&k_value) {
                 return Err(QueryError::execution(format!(
                     "Scalar value {} overflows int64",
                     super::functions::format_float(k_value)

@@ -16,7 +16,7 @@ use super::error::QueryError;
 use super::storage::Storage;
 use super::value::{InstantSample, Labels, QueryValue, RangeSeries};
 use crate::metrics::tsdb::index::{MatchOp, Matcher};
-use crate::metrics::tsdb::is_stale_nan;
+use crate::metrics::tsdb::{is_stale_nan, SeriesData};
 
 /// Lets a caller stop a running query (e.g. when the HTTP client went away).
 #[derive(Clone, Default)]
@@ -282,7 +282,7 @@ impl<'a> Evaluator<'a> {
             if index % 256 == 0 {
                 self.check_limits()?;
             }
-            let samples = &data.1;
+            let samples = &data.samples;
             let mut points = Vec::new();
             let mut cursor = 0usize;
             for (step_index, &read_at) in read_times.iter().enumerate() {
@@ -304,7 +304,7 @@ impl<'a> Evaluator<'a> {
             }
             if !points.is_empty() {
                 result.push(Series {
-                    labels: data.0,
+                    labels: data.labels,
                     points,
                     drop_name: false,
                 });
@@ -319,18 +319,18 @@ impl<'a> Evaluator<'a> {
         selector: &VectorSelector,
         mint: i64,
         maxt: i64,
-    ) -> EvalResult<Vec<(Labels, Vec<(i64, f64)>)>> {
+    ) -> EvalResult<Vec<SeriesData>> {
         let matcher_sets = selector_matchers(selector)?;
-        let mut all: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+        let mut all: Vec<SeriesData> = Vec::new();
         for matchers in &matcher_sets {
             for data in self.storage.select(matchers, mint, maxt) {
                 self.account_samples(data.samples.len())?;
-                all.push((data.labels, data.samples));
+                all.push(data);
             }
         }
         if matcher_sets.len() > 1 {
-            all.sort_by(|a, b| a.0.cmp(&b.0));
-            all.dedup_by(|a, b| a.0 == b.0);
+            all.sort_by(|a, b| a.labels.cmp(&b.labels));
+            all.dedup_by(|a, b| a.labels == b.labels);
         }
         Ok(all)
     }
@@ -352,14 +352,19 @@ impl<'a> Evaluator<'a> {
                 let series = self
                     .select(selector, mint, maxt)?
                     .into_iter()
-                    .filter_map(|(labels, mut samples)| {
-                        samples.retain(|&(_, v)| !is_stale_nan(v));
-                        (!samples.is_empty()).then_some(Series {
-                            labels,
-                            points: samples,
-                            drop_name: false,
-                        })
-                    })
+                    .filter_map(
+                        |SeriesData {
+                             labels,
+                             mut samples,
+                         }| {
+                            samples.retain(|&(_, v)| !is_stale_nan(v));
+                            (!samples.is_empty()).then_some(Series {
+                                labels,
+                                points: samples,
+                                drop_name: false,
+                            })
+                        },
+                    )
                     .collect();
                 Ok(RangeInput {
                     series,

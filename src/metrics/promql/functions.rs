@@ -342,13 +342,13 @@ fn label_replace(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> {
     let replacement = string_arg(call, 2)?;
     let source = string_arg(call, 3)?;
     let pattern = string_arg(call, 4)?;
-    let regex = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|err| {
-        QueryError::bad_data(format!(
-            "invalid regular expression in label_replace(): {pattern}: {err}"
+    let regex = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+        QueryError::execution(format!(
+            "invalid regular expression in label_replace(): {pattern}"
         ))
     })?;
     if !is_valid_label_name(&destination) {
-        return Err(QueryError::bad_data(format!(
+        return Err(QueryError::execution(format!(
             "invalid destination label name in label_replace(): {destination}"
         )));
     }
@@ -374,14 +374,14 @@ fn label_join(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> {
     for index in 3..call.args.args.len() {
         let source = string_arg(call, index)?;
         if !is_valid_label_name(&source) {
-            return Err(QueryError::bad_data(format!(
+            return Err(QueryError::execution(format!(
                 "invalid source label name in label_join(): {source}"
             )));
         }
         sources.push(source);
     }
     if !is_valid_label_name(&destination) {
-        return Err(QueryError::bad_data(format!(
+        return Err(QueryError::execution(format!(
             "invalid destination label name in label_join(): {destination}"
         )));
     }

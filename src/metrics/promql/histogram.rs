@@ -100,7 +100,7 @@ fn parse_bound(text: &str) -> Option<f64> {
 
 /// The q-quantile of cumulative `(upper bound, count)` buckets, and whether the counts had
 /// to be forced monotonic.
-fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bool) {
+fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
     if q.is_nan() {
         return (f64::NAN, false);
     }
