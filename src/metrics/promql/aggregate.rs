@@ -67,8 +67,12 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
         T_TOPK | T_BOTTOMK | T_LIMITK => {
             ctx.select_k(op, &table, scalar_param.as_deref().unwrap_or(&[]))?
         }
-        T_LIMIT_RATIO => ctx.limit_ratio(ev, &table, scalar_param.as_deref().unwrap_or(&[])),
-        T_QUANTILE => ctx.quantile(&table, scalar_param.as_deref().unwrap_or(&[])),
+        T_LIMIT_RATIO => ctx.limit_ratio(ev, &table, scalar_param.as_deref().unwrap_or(&[]))?,
+        T_QUANTILE => {
+            let qs = scalar_param.as_deref().unwrap_or(&[]);
+            super::functions::warn_quantile_out_of_range(ev, qs);
+            ctx.quantile(&table, qs)
+        }
         T_COUNT_VALUES => ctx.count_values(&table, label_param.as_deref().unwrap_or("")),
         _ => ctx.fold(op, &table),
     };
@@ -274,12 +278,12 @@ impl Grouped<'_> {
         ev: &Evaluator,
         table: &[Vec<(u32, f64)>],
         ratios: &[f64],
-    ) -> Vec<Series> {
+    ) -> EvalResult<Vec<Series>> {
         let mut out: OutputBuilder<u32> = OutputBuilder::new();
         for (step_index, samples) in table.iter().enumerate() {
             let mut ratio = ratios.get(step_index).copied().unwrap_or(f64::NAN);
             if ratio.is_nan() {
-                continue;
+                return Err(QueryError::execution("Ratio value is NaN"));
             }
             if !(-1.0..=1.0).contains(&ratio) {
                 ev.warn(format!(
@@ -303,7 +307,7 @@ impl Grouped<'_> {
                 }
             }
         }
-        out.series
+        Ok(out.series)
     }
 
     fn quantile(&self, table: &[Vec<(u32, f64)>], qs: &[f64]) -> Vec<Series> {
@@ -321,29 +325,25 @@ impl Grouped<'_> {
     }
 
     fn count_values(&self, table: &[Vec<(u32, f64)>], label: &str) -> Vec<Series> {
-        let mut out: OutputBuilder<(u32, String)> = OutputBuilder::new();
+        // Keyed by the output label set: the value label may overwrite a grouping label,
+        // merging groups (as Prometheus does).
+        let mut out: OutputBuilder<Labels> = OutputBuilder::new();
         for (step_index, samples) in table.iter().enumerate() {
             let t = self.steps.time(step_index);
-            let mut counts: Vec<((u32, String), f64)> = Vec::new();
+            let mut counts: Vec<(Labels, f64)> = Vec::new();
             for &(index, v) in samples {
-                let key = (
-                    self.series_group[index as usize],
-                    super::functions::format_float(v),
-                );
-                match counts.iter_mut().find(|(existing, _)| *existing == key) {
+                let group = self.series_group[index as usize];
+                let mut labels = self.group_labels[group as usize].clone();
+                labels.retain(|(name, _)| name != label);
+                labels.push((label.to_string(), super::functions::format_float(v)));
+                labels.sort();
+                match counts.iter_mut().find(|(existing, _)| *existing == labels) {
                     Some((_, count)) => *count += 1.0,
-                    None => counts.push((key, 1.0)),
+                    None => counts.push((labels, 1.0)),
                 }
             }
-            for ((group, value), count) in counts {
-                let make = || {
-                    let mut labels = self.group_labels[group as usize].clone();
-                    labels.retain(|(name, _)| name != label);
-                    labels.push((label.to_string(), value.clone()));
-                    labels.sort();
-                    (labels, false)
-                };
-                out.push((group, value.clone()), make, t, count);
+            for (labels, count) in counts {
+                out.push(labels.clone(), || (labels, false), t, count);
             }
         }
         out.series

@@ -125,6 +125,8 @@ pub(super) struct Evaluator<'a> {
     /// Query start and end, for `@ start()` / `@ end()`.
     pub query_start: i64,
     pub query_end: i64,
+    /// The range query's step (0 for instant queries), for `step()`.
+    pub query_step: i64,
     deadline: Instant,
     cancel: &'a Cancel,
     samples_loaded: Cell<usize>,
@@ -530,6 +532,7 @@ impl Engine {
         storage: &'a dyn Storage,
         start: i64,
         end: i64,
+        step: i64,
         cancel: &'a Cancel,
     ) -> Evaluator<'a> {
         Evaluator {
@@ -537,6 +540,7 @@ impl Engine {
             options: self.options(),
             query_start: start,
             query_end: end,
+            query_step: step,
             deadline: Instant::now() + self.options().timeout,
             cancel,
             samples_loaded: Cell::new(0),
@@ -554,7 +558,7 @@ impl Engine {
         cancel: &Cancel,
     ) -> Result<QueryResult, QueryError> {
         let expr = parse_query(query)?;
-        let evaluator = self.evaluator(storage, time_ms, time_ms, cancel);
+        let evaluator = self.evaluator(storage, time_ms, time_ms, 0, cancel);
         let steps = Steps {
             start: time_ms,
             end: time_ms,
@@ -625,7 +629,7 @@ impl Engine {
             )))
             }
         }
-        let evaluator = self.evaluator(storage, start_ms, end_ms, cancel);
+        let evaluator = self.evaluator(storage, start_ms, end_ms, step_ms, cancel);
         let steps = Steps {
             start: start_ms,
             end: end_ms,

@@ -7,7 +7,7 @@ use promql_parser::parser::{Call, Expr};
 use super::aggregate::{quantile_of, KahanSum};
 use super::error::QueryError;
 use super::eval::{EvalResult, Evaluator, RangeInput, Series, Steps, Val};
-use super::histogram::histogram_quantile;
+use super::histogram::{histogram_fraction, histogram_quantile};
 use super::value::Labels;
 use crate::metrics::tsdb::labels::is_valid_label_name;
 
@@ -24,6 +24,9 @@ pub fn format_float(v: f64) -> String {
         format!("{v}")
     }
 }
+
+const RANGE_SORT_WARNING: &str =
+    "sort is ineffective for range queries since results are always ordered by labels";
 
 fn arg(call: &Call, index: usize) -> EvalResult<&Expr> {
     call.args
@@ -59,6 +62,30 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
             steps.times().map(|t| t as f64 / 1000.0).collect(),
         )),
         "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; steps.len()])),
+        "start" | "end" | "range" | "step" => {
+            let seconds = |ms: i64| ms as f64 / 1000.0;
+            let value = match name {
+                "start" => seconds(ev.query_start),
+                "end" => seconds(ev.query_end),
+                "range" => seconds(ev.query_end - ev.query_start),
+                _ => seconds(ev.query_step),
+            };
+            Ok(Val::Scalar(vec![value; steps.len()]))
+        }
+        "min_of" | "max_of" => {
+            let mut values = ev.eval_scalar(arg(call, 0)?, steps)?;
+            for index in 1..call.args.args.len() {
+                let other = ev.eval_scalar(arg(call, index)?, steps)?;
+                for (value, other) in values.iter_mut().zip(other) {
+                    *value = if name == "min_of" {
+                        go_min(*value, other)
+                    } else {
+                        go_max(*value, other)
+                    };
+                }
+            }
+            Ok(Val::Scalar(values))
+        }
         "vector" => {
             let values = ev.eval_scalar(arg(call, 0)?, steps)?;
             Ok(Val::Vector(vec![Series {
@@ -114,6 +141,9 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
         "label_join" => label_join(ev, call, steps),
         "sort" | "sort_desc" => {
             let mut series = ev.eval_vector(arg(call, 0)?, steps)?;
+            if steps.len() > 1 {
+                ev.warn(RANGE_SORT_WARNING.into());
+            }
             if steps.len() == 1 {
                 let descending = name == "sort_desc";
                 series.sort_by(|a, b| {
@@ -135,7 +165,11 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
             for index in 1..call.args.args.len() {
                 names.push(string_arg(call, index)?);
             }
-            series.sort_by(|a, b| a.labels.cmp(&b.labels));
+            if steps.len() > 1 {
+                ev.warn(RANGE_SORT_WARNING.into());
+            }
+            // Ties on the named labels are broken by the whole label set; the descending
+            // variant reverses the whole order.
             series.sort_by(|a, b| {
                 let ordering = names
                     .iter()
@@ -143,7 +177,7 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
                         natural_cmp(label_value(&a.labels, name), label_value(&b.labels, name))
                     })
                     .find(|ordering| ordering.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal);
+                    .unwrap_or_else(|| a.labels.cmp(&b.labels));
                 if name == "sort_by_label_desc" {
                     ordering.reverse()
                 } else {
@@ -157,8 +191,16 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
             let series = ev.eval_vector(arg(call, 1)?, steps)?;
             Ok(Val::Vector(histogram_quantile(ev, &qs, series, steps)))
         }
+        "histogram_fraction" => {
+            let lowers = ev.eval_scalar(arg(call, 0)?, steps)?;
+            let uppers = ev.eval_scalar(arg(call, 1)?, steps)?;
+            let series = ev.eval_vector(arg(call, 2)?, steps)?;
+            Ok(Val::Vector(histogram_fraction(
+                ev, &lowers, &uppers, series, steps,
+            )))
+        }
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" | "histogram_fraction" => {
+        | "histogram_stdvar" => {
             // Native histograms are not stored yet; float samples are ignored, as
             // Prometheus ignores them for these functions.
             for index in 0..call.args.args.len() {
@@ -518,6 +560,8 @@ struct Window<'a> {
     end: i64,
     range_ms: i64,
     step_index: usize,
+    /// The step's evaluation time (not moved by `@` or `offset`).
+    eval_time: i64,
 }
 
 fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> {
@@ -553,6 +597,9 @@ fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> 
             }
         }
     }
+    if name == "quantile_over_time" {
+        warn_quantile_out_of_range(ev, &scalars[0]);
+    }
     let compute = window_function(name)
         .ok_or_else(|| QueryError::bad_data(format!("unknown function {name}")))?;
     if matches!(name, "rate" | "increase") {
@@ -574,6 +621,7 @@ fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> 
                 end: input.window_ends[index],
                 range_ms: input.range_ms,
                 step_index: index,
+                eval_time: steps.time(index),
             };
             if let Some(value) = compute(&window, &scalars) {
                 points.push((steps.time(index), value));
@@ -588,6 +636,16 @@ fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> 
         }
     }
     Ok(Val::Vector(result))
+}
+
+/// Prometheus warns once when φ is outside `[0, 1]` (or NaN).
+pub(super) fn warn_quantile_out_of_range(ev: &Evaluator, qs: &[f64]) {
+    if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+        ev.warn(format!(
+            "quantile value should be between 0 and 1, got {}",
+            format_float(*q)
+        ));
+    }
 }
 
 fn warn_not_counter(ev: &Evaluator, input: &RangeInput, expr: &Expr) {
@@ -642,7 +700,7 @@ fn window_function(name: &str) -> Option<WindowFn> {
             if w.samples.len() < 2 {
                 return None;
             }
-            let (slope, intercept) = linear_regression(w.samples, w.end);
+            let (slope, intercept) = linear_regression(w.samples, w.eval_time);
             Some(slope * scalars[0][w.step_index] + intercept)
         },
         "avg_over_time" => |w, _| Some(mean(w.samples.iter().map(|s| s.1))),
@@ -672,6 +730,9 @@ fn window_function(name: &str) -> Option<WindowFn> {
         },
         "mad_over_time" => |w, _| {
             let mut values: Vec<f64> = w.samples.iter().map(|s| s.1).collect();
+            if values.iter().any(|v| v.is_nan()) {
+                return Some(f64::NAN);
+            }
             let median = quantile_of(0.5, &mut values);
             let mut deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
             Some(quantile_of(0.5, &mut deviations))

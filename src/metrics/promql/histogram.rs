@@ -16,6 +16,40 @@ pub(super) fn histogram_quantile(
     series: Vec<Series>,
     steps: Steps,
 ) -> Vec<Series> {
+    per_histogram(ev, series, steps, |step_index, buckets, labels| {
+        let (value, fixed) = bucket_quantile(qs[step_index], buckets);
+        if fixed {
+            ev.info(format!(
+                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
+                metric_name(labels)
+            ));
+        }
+        value
+    })
+}
+
+/// `histogram_fraction(lower, upper, buckets)`: the estimated share of observations
+/// between the bounds.
+pub(super) fn histogram_fraction(
+    ev: &Evaluator,
+    lowers: &[f64],
+    uppers: &[f64],
+    series: Vec<Series>,
+    steps: Steps,
+) -> Vec<Series> {
+    per_histogram(ev, series, steps, |step_index, buckets, _| {
+        bucket_fraction(lowers[step_index], uppers[step_index], buckets)
+    })
+}
+
+/// Groups `_bucket` series into histograms (labels without `le`) and calls `compute`
+/// with each histogram's `(upper bound, cumulative count)` pairs at each step.
+fn per_histogram(
+    ev: &Evaluator,
+    series: Vec<Series>,
+    steps: Steps,
+    mut compute: impl FnMut(usize, &mut [(f64, f64)], &Labels) -> f64,
+) -> Vec<Series> {
     let mut groups: HashMap<Labels, u32> = HashMap::new();
     let mut group_labels: Vec<Labels> = Vec::new();
     // Per input series: (group, upper bound), or None when `le` is missing or malformed.
@@ -64,13 +98,11 @@ pub(super) fn histogram_quantile(
         let t = steps.time(step_index);
         for group in touched {
             let mut group_buckets = std::mem::take(&mut per_group[group as usize]);
-            let (value, fixed) = bucket_quantile(qs[step_index], &mut group_buckets);
-            if fixed {
-                ev.info(format!(
-                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
-                    metric_name(&group_labels[group as usize])
-                ));
-            }
+            let value = compute(
+                step_index,
+                &mut group_buckets,
+                &group_labels[group as usize],
+            );
             out.push(
                 group,
                 || (group_labels[group as usize].clone(), true),
@@ -96,6 +128,48 @@ fn parse_bound(text: &str) -> Option<f64> {
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         other => other.parse().ok(),
     }
+}
+
+fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]) -> f64 {
+    if lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|last| last.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    let total = buckets[buckets.len() - 1].1;
+    if total == 0.0 {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let mut inside = 0.0;
+    let mut previous_bound = f64::NEG_INFINITY;
+    let mut previous_count = 0.0;
+    for (index, &(bound, cumulative)) in buckets.iter().enumerate() {
+        // The first bucket starts at 0 when its bound is positive (observations are
+        // assumed non-negative then), else at -Inf.
+        let low = if index == 0 && bound > 0.0 {
+            0.0
+        } else {
+            previous_bound
+        };
+        let count = cumulative - previous_count;
+        let (from, to) = (lower.max(low), upper.min(bound));
+        if to > from {
+            if low.is_finite() && bound.is_finite() {
+                inside += count * (to - from) / (bound - low);
+            } else if lower <= low && upper >= bound {
+                // A bucket of infinite width counts only when wholly inside.
+                inside += count;
+            }
+        }
+        previous_bound = bound;
+        previous_count = cumulative;
+    }
+    inside / total
 }
 
 /// The q-quantile of cumulative `(upper bound, count)` buckets, and whether the counts had
