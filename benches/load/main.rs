@@ -711,9 +711,9 @@ fn run_system(run: &Run, kind: Kind, binary: &Path) -> SystemResult {
         }
     });
 
-    // Disk after flushing: Prometheus writes its head into a block (admin snapshot); the
-    // others are measured after a graceful stop.
-    if kind == Kind::Prometheus {
+    // Disk after flushing: Prometheus and Sightline write their head into blocks (admin
+    // snapshot); VictoriaMetrics is measured after a graceful stop.
+    if kind != Kind::VictoriaMetrics {
         match system.snapshot(&query_client) {
             Ok(snapshot) => {
                 result.disk_flushed = Some(measure::dir_usage(&snapshot, &[]));
@@ -725,7 +725,7 @@ fn run_system(run: &Run, kind: Kind, binary: &Path) -> SystemResult {
     let (clean, stop_time) = system.stop(Duration::from_secs(120));
     result.stop_clean = clean;
     result.stop_s = stop_time.as_secs_f64();
-    if kind != Kind::Prometheus {
+    if kind == Kind::VictoriaMetrics || result.disk_flushed.is_none() {
         let usage = measure::dir_usage(&system.data_dir, not_storage);
         result.disk_flushed_note = match kind {
             Kind::Sightline if only_wal(&usage) => {

@@ -417,8 +417,8 @@ impl Running {
         Ok(())
     }
 
-    /// Prometheus only: writes the head into a block with the admin snapshot API and
-    /// returns the snapshot's directory (under `<data>/snapshots/`).
+    /// Writes the head into blocks with the admin snapshot API and returns the snapshot's
+    /// directory (Prometheus: `<data>/snapshots/`; Sightline: `<data>/metrics/snapshots/`).
     pub fn snapshot(&self, client: &reqwest::blocking::Client) -> Result<PathBuf, String> {
         let response = client
             .post(self.url("/api/v1/admin/tsdb/snapshot"))
@@ -431,7 +431,11 @@ impl Running {
         let name = body["data"]["name"]
             .as_str()
             .ok_or_else(|| format!("snapshot answered {status}: {body}"))?;
-        Ok(self.data_dir.join("snapshots").join(name))
+        let database = match self.kind {
+            Kind::Sightline => self.data_dir.join("metrics"),
+            _ => self.data_dir.clone(),
+        };
+        Ok(database.join("snapshots").join(name))
     }
 
     /// SIGTERM, then waits up to `limit` for a clean exit (SIGKILL after that). Returns

@@ -120,6 +120,10 @@ pub fn router(state: Arc<MetricsState>) -> Router {
             "/api/v1/admin/tsdb/delete_series",
             post(admin::delete_series).put(admin::delete_series),
         )
+        .route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(admin::snapshot).put(admin::snapshot),
+        )
         .route("/api/v1/metadata", get(targets::metadata))
         .with_state(state)
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::block::{
-    compaction, retention, Block, BlockId, BlockWriter, ChunkBytes, CompactionMeta,
+    compaction, retention, Block, BlockId, BlockMeta, BlockWriter, ChunkBytes, CompactionMeta,
 };
 use super::block::{encode_chunks, BLOCK_CHUNK_MAX_SAMPLES};
 use super::checkpoint;
@@ -143,32 +143,10 @@ impl Tsdb {
         now_ms: i64,
     ) -> Result<Option<Arc<Block>>, TsdbError> {
         let started = std::time::Instant::now();
-        let series = self.head.series_in_window(start, end);
-        if series.is_empty() {
-            return Ok(None);
-        }
-        let mut symbols = BTreeSet::new();
-        for (_, labels) in &series {
-            for (name, value) in labels {
-                symbols.insert(name.as_str());
-                symbols.insert(value.as_str());
-            }
-        }
-        let symbols: Vec<String> = symbols.into_iter().map(str::to_owned).collect();
         let blocks_dir = self.blocks_dir();
-        let id = BlockId::new(now_ms);
-        let mut writer = BlockWriter::create(&blocks_dir, id, start, end, symbols)?;
-        for (series_ref, labels) in &series {
-            let Some(data) = self.head.window_data(*series_ref, start, end) else {
-                continue;
-            };
-            add_window_series(&mut writer, labels, data)?;
-        }
-        let meta = writer.finish(CompactionMeta {
-            level: 1,
-            sources: vec![id],
-            parents: Vec::new(),
-        })?;
+        let Some((id, meta)) = self.write_window(&blocks_dir, start, end, now_ms)? else {
+            return Ok(None);
+        };
         let block = Block::open(&blocks_dir.join(id.to_string()))?;
         tracing::info!(
             block = %id,
@@ -181,6 +159,43 @@ impl Tsdb {
             "head window persisted into a block"
         );
         Ok(Some(Arc::new(block)))
+    }
+
+    /// Writes the head's samples in `[start, end)` as a block into `dir`; `None` when the
+    /// window holds nothing.
+    pub(super) fn write_window(
+        &self,
+        dir: &Path,
+        start: i64,
+        end: i64,
+        now_ms: i64,
+    ) -> Result<Option<(BlockId, BlockMeta)>, TsdbError> {
+        let series = self.head.series_in_window(start, end);
+        if series.is_empty() {
+            return Ok(None);
+        }
+        let mut symbols = BTreeSet::new();
+        for (_, labels) in &series {
+            for (name, value) in labels {
+                symbols.insert(name.as_str());
+                symbols.insert(value.as_str());
+            }
+        }
+        let symbols: Vec<String> = symbols.into_iter().map(str::to_owned).collect();
+        let id = BlockId::new(now_ms);
+        let mut writer = BlockWriter::create(dir, id, start, end, symbols)?;
+        for (series_ref, labels) in &series {
+            let Some(data) = self.head.window_data(*series_ref, start, end) else {
+                continue;
+            };
+            add_window_series(&mut writer, labels, data)?;
+        }
+        let meta = writer.finish(CompactionMeta {
+            level: 1,
+            sources: vec![id],
+            parents: Vec::new(),
+        })?;
+        Ok(Some((id, meta)))
     }
 
     fn add_block(&self, block: Arc<Block>) {

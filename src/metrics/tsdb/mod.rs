@@ -18,6 +18,7 @@ mod maintain;
 mod options;
 mod querier;
 mod records;
+mod snapshot;
 mod tombstones;
 pub mod wal;
 
@@ -26,6 +27,7 @@ pub use error::TsdbError;
 pub use head::SeriesData;
 pub use maintain::MaintainReport;
 pub use options::TsdbOptions;
+pub use snapshot::SNAPSHOTS_DIR_NAME;
 
 /// The NaN Prometheus writes to mark a series stale; compared by bits, never by value.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;

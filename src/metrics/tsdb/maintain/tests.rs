@@ -756,3 +756,33 @@ fn deletions_cover_head_and_blocks_and_survive_restart() {
         vec!["requests_total"]
     );
 }
+
+#[test]
+fn a_snapshot_opens_as_a_database_with_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Tsdb::open(dir.path(), options()).unwrap();
+    for t in minutes(0, 150) {
+        append_at(&db, 4, t);
+    }
+    // One block from the head cut; the rest stays in the head.
+    assert_eq!(db.maintain(150 * 60_000).unwrap().blocks_written, 1);
+    let name = db.snapshot(150 * 60_000, false).unwrap();
+    let snapshot = dir
+        .path()
+        .join(crate::metrics::tsdb::SNAPSHOTS_DIR_NAME)
+        .join(&name);
+    let copy = Tsdb::open(&snapshot, options()).unwrap();
+    assert_eq!(dump(&copy), expected(4, &minutes(0, 150)));
+    // The live database is unchanged, and skipping the head copies only blocks.
+    assert_eq!(dump(&db), expected(4, &minutes(0, 150)));
+    let blocks_only = db.snapshot(150 * 60_000, true).unwrap();
+    assert_ne!(blocks_only, name);
+    let copy = Tsdb::open(
+        &dir.path()
+            .join(crate::metrics::tsdb::SNAPSHOTS_DIR_NAME)
+            .join(&blocks_only),
+        options(),
+    )
+    .unwrap();
+    assert_eq!(dump(&copy), expected(4, &minutes(0, 60)));
+}
