@@ -1,0 +1,3 @@
+//! The logs side: Loki-compatible push decoding, the log store and LogQL.
+
+pub mod store;
