@@ -424,7 +424,7 @@ impl LogStore {
         drop(head);
         let mut result: Vec<(StreamId, Vec<LogEntry>)> = by_stream.into_iter().collect();
         for (_, entries) in result.iter_mut() {
-            entries.sort_by(|a, b| a.timestamp_ns.cmp(&b.timestamp_ns));
+            entries.sort_by_key(|entry| entry.timestamp_ns);
             entries.dedup_by(|a, b| a.timestamp_ns == b.timestamp_ns && a.line == b.line);
         }
         result.retain(|(_, entries)| !entries.is_empty());

@@ -33,16 +33,16 @@ pub fn tokens_of(text: &str, out: &mut BTreeSet<String>) {
 pub fn required_tokens(needle: &str) -> Vec<String> {
     let pieces: Vec<&str> = needle.split(|c: char| !is_token_char(c)).collect();
     let last = pieces.len().saturating_sub(1);
+    // An edge piece is whole only if the needle has a separator beyond it, i.e. the piece
+    // is not at the very start/end of the needle.
+    let starts_inside = needle.starts_with(is_token_char);
+    let ends_inside = needle.ends_with(is_token_char);
     pieces
         .iter()
         .enumerate()
         .filter(|(index, piece)| {
-            !piece.is_empty()
-                && piece.len() <= MAX_TOKEN_LEN
-                // An edge piece is whole only if the needle has a separator beyond it,
-                // i.e. the piece is not at the very start/end of the needle.
-                && !(*index == 0 && needle.starts_with(|c: char| is_token_char(c)))
-                && !(*index == last && needle.ends_with(|c: char| is_token_char(c)))
+            let partial = (*index == 0 && starts_inside) || (*index == last && ends_inside);
+            !piece.is_empty() && piece.len() <= MAX_TOKEN_LEN && !partial
         })
         .map(|(_, piece)| piece.to_lowercase())
         .collect()
