@@ -17,6 +17,8 @@ pub fn build(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/-/healthy", get(health::healthy))
         .route("/-/ready", get(health::ready))
+        // Loki's readiness path, for clients and probes written for Loki.
+        .route("/ready", get(health::ready))
         .route(
             "/-/reload",
             post(reload::reload_handler).put(reload::reload_handler),
@@ -28,6 +30,7 @@ pub fn build(state: Arc<AppState>) -> Router {
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .with_state(state.clone())
         .merge(crate::metrics::api::router(state.metrics.clone()))
+        .merge(crate::logs::api::router(state.logs.clone()))
         .fallback(crate::web::serve)
         // Innermost first: the body limit sees only authenticated requests, and request
         // metrics count rejections too.

@@ -12,6 +12,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
+use crate::logs::store::{LogStore, LogStoreError, LogStoreOptions};
 use crate::meta::{self, MetaError, MetaStore};
 use crate::metrics::scrape::ScrapeManager;
 use crate::metrics::tsdb::{Tsdb, TsdbError, TsdbOptions};
@@ -40,6 +41,8 @@ pub enum ServerError {
     Storage(#[from] MetaError),
     #[error("metrics storage failed to open: {0}")]
     Tsdb(#[from] TsdbError),
+    #[error("log storage failed to open: {0}")]
+    Logs(#[from] LogStoreError),
     #[error("storage task failed: {0}")]
     StorageTask(String),
     #[error("http server failed: {0}")]
@@ -102,10 +105,24 @@ pub async fn run(
         options.retention_size = config.storage.retention.size;
         options
     };
+    let log_options = {
+        let config = state.config();
+        LogStoreOptions {
+            retention_ns: config
+                .logs
+                .retention
+                .time
+                .as_millis()
+                .saturating_mul(1_000_000),
+            retention_bytes: config.logs.retention.size.bytes(),
+            ..LogStoreOptions::default()
+        }
+    };
     tokio::spawn(open_storage(
         state.clone(),
         data_dir,
         tsdb_options,
+        log_options,
         fatal_tx,
     ));
 
@@ -198,6 +215,40 @@ async fn maintain_periodically(state: Arc<AppState>) {
     }
 }
 
+/// Moves the log head into the index every second (so the WAL stays short) and applies
+/// log retention every minute.
+async fn flush_logs_periodically(logs: Arc<LogStore>) {
+    let mut ticker = tokio::time::interval(LOG_FLUSH);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u64;
+    loop {
+        ticker.tick().await;
+        ticks += 1;
+        let store = logs.clone();
+        let retention_due = ticks.is_multiple_of(60);
+        let outcome = tokio::task::spawn_blocking(move || {
+            store.flush()?;
+            if retention_due {
+                let now_ns = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|elapsed| elapsed.as_nanos() as i64)
+                    .unwrap_or(0);
+                store.apply_retention(now_ns)?;
+            }
+            Ok::<_, crate::logs::store::LogStoreError>(())
+        })
+        .await;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "log flush failed; retrying next round"),
+            Err(err) => tracing::error!(error = %err, "log flush task failed"),
+        }
+    }
+}
+
+/// How often the log head is flushed into the log index.
+const LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How often the head is checked for data to persist into blocks.
 const TSDB_MAINTENANCE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -209,17 +260,21 @@ async fn open_storage(
     state: Arc<AppState>,
     data_dir: PathBuf,
     tsdb_options: TsdbOptions,
+    log_options: LogStoreOptions,
     fatal: mpsc::Sender<ServerError>,
 ) {
-    let opened = tokio::task::spawn_blocking(move || -> Result<(MetaStore, Tsdb), ServerError> {
-        let store = MetaStore::open(&data_dir.join("meta"))?;
-        let version = meta::run_migrations(&store, meta::MIGRATIONS)?;
-        tracing::info!(schema_version = version, "metadata store open");
-        let tsdb = Tsdb::open(&data_dir.join("metrics"), tsdb_options)?;
-        Ok((store, tsdb))
-    })
+    let opened = tokio::task::spawn_blocking(
+        move || -> Result<(MetaStore, Tsdb, LogStore), ServerError> {
+            let store = MetaStore::open(&data_dir.join("meta"))?;
+            let version = meta::run_migrations(&store, meta::MIGRATIONS)?;
+            tracing::info!(schema_version = version, "metadata store open");
+            let tsdb = Tsdb::open(&data_dir.join("metrics"), tsdb_options)?;
+            let logs = LogStore::open(&data_dir.join("logs"), log_options)?;
+            Ok((store, tsdb, logs))
+        },
+    )
     .await;
-    let (store, tsdb) = match opened {
+    let (store, tsdb, logs) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(err)) => {
             let _ = fatal.send(err).await;
@@ -233,6 +288,10 @@ async fn open_storage(
         }
     };
     let _ = state.meta.set(store);
+    let logs = Arc::new(logs);
+    state.registry.register(logs.clone());
+    let _ = state.logs.store.set(logs.clone());
+    tokio::spawn(flush_logs_periodically(logs));
     let tsdb = Arc::new(tsdb);
     state.registry.register(tsdb.clone());
     let _ = state.metrics.tsdb.set(tsdb.clone());

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::config::Config;
+use crate::logs::api::LogsState;
 use crate::meta::MetaStore;
 use crate::metrics::api::MetricsState;
 use crate::telemetry::Registry;
@@ -25,6 +26,7 @@ pub struct AppState {
     /// Filled in once storage has opened.
     pub meta: OnceLock<MetaStore>,
     pub metrics: Arc<MetricsState>,
+    pub logs: Arc<LogsState>,
     /// Serializes reloads so two SIGHUPs cannot interleave.
     pub reload_lock: tokio::sync::Mutex<()>,
     /// RFC 3339 start time, for `/api/v1/status/runtimeinfo`.
@@ -41,6 +43,7 @@ impl AppState {
         bound_addr: String,
     ) -> Self {
         let metrics = Arc::new(MetricsState::new(&config));
+        let logs = Arc::new(LogsState::new(&config));
         AppState {
             config: RwLock::new(Arc::new(config)),
             config_path,
@@ -51,6 +54,7 @@ impl AppState {
             reload_metrics: Arc::new(ReloadMetrics::default()),
             meta: OnceLock::new(),
             metrics,
+            logs,
             reload_lock: tokio::sync::Mutex::new(()),
             started_at: crate::time_format::now_rfc3339(),
             bound_addr,

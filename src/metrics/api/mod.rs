@@ -4,7 +4,7 @@
 mod admin;
 mod federate;
 pub mod params;
-mod query;
+pub mod query;
 mod remote_read;
 mod remote_write;
 mod rules;

@@ -1,0 +1,174 @@
+//! `/loki/api/v1/labels`, `/loki/api/v1/label/<name>/values` and `/loki/api/v1/series`,
+//! answered from the stream index (no log line is read).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::{now_ns, store, tenant, LogsState};
+use crate::api_error::ApiError;
+use crate::metrics::api::params::{collect_params, param, params_named, parse_selectors};
+use crate::metrics::tsdb::index::Matcher;
+
+/// Default look-back of the label endpoints when `start` is absent (Loki: 6 hours).
+const DEFAULT_LOOKBACK_NS: i64 = 6 * 3600 * 1_000_000_000;
+
+/// A Loki time parameter: unix nanoseconds, unix seconds with decimals, or RFC 3339.
+pub fn parse_loki_time(name: &str, text: &str) -> Result<i64, ApiError> {
+    if let Ok(integer) = text.parse::<i64>() {
+        // Loki reads integers as nanoseconds, except small ones (seconds).
+        return Ok(if integer.abs() < 100_000_000_000 {
+            integer.saturating_mul(1_000_000_000)
+        } else {
+            integer
+        });
+    }
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() {
+            return Ok((seconds * 1e9) as i64);
+        }
+    }
+    crate::time_format::parse_rfc3339_millis(text)
+        .map(|millis| millis.saturating_mul(1_000_000))
+        .ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"{name}\": cannot parse {text:?} as a time"
+            ))
+        })
+}
+
+/// `start`/`end` with Loki's defaults (`end` = now, `start` = end − 6 h).
+pub fn time_range(params: &[(String, String)]) -> Result<(i64, i64), ApiError> {
+    let end = match param(params, "end") {
+        None | Some("") => now_ns(),
+        Some(text) => parse_loki_time("end", text)?,
+    };
+    let start = match param(params, "start") {
+        None | Some("") => end - DEFAULT_LOOKBACK_NS,
+        Some(text) => parse_loki_time("start", text)?,
+    };
+    if end < start {
+        return Err(ApiError::bad_data(
+            "end timestamp must not be before start time",
+        ));
+    }
+    Ok((start, end))
+}
+
+/// The matchers of a `query` parameter (a stream selector), if given.
+fn query_matchers(params: &[(String, String)]) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let mut selectors = params_named(params, "match[]");
+    if let Some(query) = param(params, "query").filter(|query| !query.is_empty()) {
+        selectors.push(query);
+    }
+    if selectors.is_empty() {
+        return Ok(vec![Vec::new()]);
+    }
+    parse_selectors(&selectors)
+}
+
+fn success(data: Value) -> Response {
+    Json(json!({ "status": "success", "data": data })).into_response()
+}
+
+pub async fn label_names(
+    State(state): State<Arc<LogsState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = collect_params(query.as_deref(), &headers, &body);
+    let outcome = (|| {
+        let (start, end) = time_range(&params)?;
+        let selectors = query_matchers(&params)?;
+        let store = store(&state)?;
+        let tenant = tenant(&headers);
+        let mut names: Vec<String> = selectors
+            .iter()
+            .flat_map(|matchers| store.label_names(&tenant, matchers, start, end))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok::<_, ApiError>(names)
+    })();
+    match outcome {
+        Ok(names) => success(json!(names)),
+        Err(err) => err.into_response(),
+    }
+}
+
+pub async fn label_values(
+    State(state): State<Arc<LogsState>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let params = collect_params(query.as_deref(), &headers, &Bytes::new());
+    let outcome = (|| {
+        let (start, end) = time_range(&params)?;
+        let selectors = query_matchers(&params)?;
+        let store = store(&state)?;
+        let tenant = tenant(&headers);
+        let mut values: Vec<String> = selectors
+            .iter()
+            .flat_map(|matchers| store.label_values(&tenant, &name, matchers, start, end))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok::<_, ApiError>(values)
+    })();
+    match outcome {
+        Ok(values) => success(json!(values)),
+        Err(err) => err.into_response(),
+    }
+}
+
+pub async fn series(
+    State(state): State<Arc<LogsState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = collect_params(query.as_deref(), &headers, &body);
+    let outcome = (|| {
+        let (start, end) = time_range(&params)?;
+        if params_named(&params, "match[]").is_empty() && param(&params, "match").is_none() {
+            return Err(ApiError::bad_data(
+                "at least one match[] argument must be provided",
+            ));
+        }
+        let mut selectors: Vec<&str> = params_named(&params, "match[]");
+        selectors.extend(params_named(&params, "match"));
+        let selectors = parse_selectors(&selectors)?;
+        let store = store(&state)?;
+        let tenant = tenant(&headers);
+        let mut all: Vec<Vec<(String, String)>> = selectors
+            .iter()
+            .flat_map(|matchers| store.select_streams(&tenant, matchers, start, end))
+            .map(|info| info.labels.as_ref().clone())
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok::<_, ApiError>(all)
+    })();
+    match outcome {
+        Ok(all) => success(Value::Array(
+            all.into_iter()
+                .map(|labels| {
+                    Value::Object(
+                        labels
+                            .into_iter()
+                            .map(|(name, value)| (name, Value::String(value)))
+                            .collect::<Map<_, _>>(),
+                    )
+                })
+                .collect(),
+        )),
+        Err(err) => err.into_response(),
+    }
+}
