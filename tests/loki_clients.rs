@@ -205,6 +205,50 @@ fn apache_logs_filter_and_count_like_grep_before_and_after_the_index_flush() {
         );
     };
     check("head");
+    // Instant metric query, a regexp parser with topk, and the index stats.
+    let instant: serde_json::Value = TestServer::client()
+        .get(server.url("/loki/api/v1/query"))
+        .query(&[
+            (
+                "query",
+                r#"topk(1, sum by (method) (count_over_time({app="apache"} | regexp `"(?P<method>[A-Z]+) ` [2h])))"#,
+            ),
+            ("time", &end.to_string()),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(instant["data"]["resultType"], "vector", "{instant}");
+    assert_eq!(
+        instant["data"]["result"][0]["metric"]["method"], "GET",
+        "{instant}"
+    );
+    assert_eq!(
+        instant["data"]["result"][0]["value"][1],
+        serde_json::json!(count("\"GET ").to_string()),
+        "{instant}"
+    );
+    let stats: serde_json::Value = TestServer::client()
+        .get(server.url("/loki/api/v1/index/stats"))
+        .query(&[
+            ("query", r#"{app="apache"}"#.to_string()),
+            ("start", base.to_string()),
+            ("end", end.to_string()),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(stats["streams"], 1, "{stats}");
+    assert_eq!(stats["entries"], lines.len(), "{stats}");
+    let formatted: serde_json::Value = server
+        .get("/loki/api/v1/format_query?query=%7Bapp%3D%22apache%22%7D%7C%3D%22x%22")
+        .json()
+        .unwrap();
+    assert_eq!(formatted["data"], r#"{app="apache"} |= "x""#, "{formatted}");
+    let bad = server.get("/loki/api/v1/query_range?query=%7Bapp%3D");
+    assert_eq!(bad.status(), 400);
     // The head is flushed into the index every second.
     std::thread::sleep(Duration::from_millis(2500));
     assert!(

@@ -25,6 +25,7 @@ pub fn build(state: Arc<AppState>) -> Router {
         )
         .route("/metrics", get(metrics))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/loki/api/v1/status/buildinfo", get(status::loki_buildinfo))
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))

@@ -19,6 +19,11 @@ pub async fn buildinfo() -> Json<Value> {
     success(json!(BuildInfo::CURRENT))
 }
 
+/// Loki's `/loki/api/v1/status/buildinfo`: the same fields, without an envelope.
+pub async fn loki_buildinfo() -> Json<Value> {
+    Json(json!(BuildInfo::CURRENT))
+}
+
 pub async fn config(State(state): State<Arc<AppState>>) -> Json<Value> {
     success(json!({ "yaml": state.config().to_redacted_yaml() }))
 }

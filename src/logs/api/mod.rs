@@ -92,6 +92,7 @@ pub fn router(state: Arc<LogsState>) -> Router {
             "/loki/api/v1/series",
             get(labels::series).post(labels::series),
         )
+        .route("/loki/api/v1/index/stats", get(labels::index_stats))
         .route(
             "/loki/api/v1/query_range",
             get(query::query_range).post(query::query_range),
