@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sightline::logs::store::{tokens, LogEntry, LogStore, LogStoreOptions, DEFAULT_TENANT};
+use sightline::logs::store::{tokens, Labels, LogEntry, LogStore, LogStoreOptions, DEFAULT_TENANT};
 
 const APACHE_LOGS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -25,7 +25,7 @@ fn lines() -> Vec<String> {
         .collect()
 }
 
-fn batch(lines: &[String], offset: usize) -> Vec<(Vec<(String, String)>, Vec<LogEntry>)> {
+fn batch(lines: &[String], offset: usize) -> Vec<(Labels, Vec<LogEntry>)> {
     let entries = lines
         .iter()
         .enumerate()
