@@ -294,3 +294,32 @@ fn acknowledged_pushes_survive_sigkill() {
     let got = lines_of(&query_range(&server, r#"{app="crash"}"#, base, now_ns()));
     assert_eq!(got, sent);
 }
+
+#[test]
+fn sightline_logs_its_own_events_into_the_store() {
+    let server = TestServer::start();
+    server.wait_ready();
+    let start = now_ns() - 60_000_000_000;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let lines = loop {
+        let lines = lines_of(&query_range(
+            &server,
+            r#"{job="sightline", level="info"} |= "sightline ready""#,
+            start,
+            now_ns() + 1_000_000_000,
+        ));
+        if !lines.is_empty() || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(lines, vec!["sightline ready".to_string()]);
+    // The target rides along as structured metadata, which queries see as a label.
+    let body = query_range(
+        &server,
+        r#"{job="sightline"} | target="sightline::server::run" |= "sightline ready""#,
+        start,
+        now_ns() + 1_000_000_000,
+    );
+    assert_eq!(lines_of(&body).len(), 1, "{body}");
+}

@@ -5,4 +5,5 @@ pub mod api;
 pub mod logql;
 pub mod push;
 pub mod query;
+pub mod self_logs;
 pub mod store;

@@ -291,6 +291,7 @@ async fn open_storage(
     let logs = Arc::new(logs);
     state.registry.register(logs.clone());
     let _ = state.logs.store.set(logs.clone());
+    crate::logs::self_logs::start_forwarding(logs.clone(), state.config().logs.self_logs);
     tokio::spawn(flush_logs_periodically(logs));
     let tsdb = Arc::new(tsdb);
     state.registry.register(tsdb.clone());
