@@ -12,6 +12,7 @@
 
 mod generator;
 mod ingest;
+mod logs;
 mod measure;
 mod queries;
 mod report;
@@ -42,6 +43,9 @@ usage: cargo bench --bench load -- [options]
   --interval SECONDS      time between a series' samples      [LOAD_BENCH_INTERVAL]
   --seed N                workload seed                       [LOAD_BENCH_SEED]
   --query-runs N          timed runs per query                [LOAD_BENCH_QUERY_RUNS]
+  --logs-mb N             MB of log text for the logs phase, Sightline
+                          only, against grep (0 skips it; default 1024,
+                          --quick 200)                        [LOAD_BENCH_LOGS_MB]
   --settle SECONDS        pause after ingest before steady RSS [LOAD_BENCH_SETTLE]
   --systems LIST          e.g. sightline,prometheus,victoriametrics [LOAD_BENCH_SYSTEMS]
   --tmpdir DIR            where data directories go           [LOAD_BENCH_TMPDIR]
@@ -74,6 +78,7 @@ struct Settings {
     encode_budget_mb: usize,
     keep_data: bool,
     install_peers: bool,
+    logs_mb: usize,
 }
 
 impl Settings {
@@ -97,6 +102,7 @@ impl Settings {
             encode_budget_mb: 1_024,
             keep_data: false,
             install_peers: false,
+            logs_mb: if quick { 200 } else { 1024 },
         };
         // Environment first, then arguments over it.
         let env = |name: &str| std::env::var(format!("LOAD_BENCH_{name}")).ok();
@@ -112,6 +118,7 @@ impl Settings {
             "SYSTEMS",
             "TMPDIR",
             "ENCODE_BUDGET_MB",
+            "LOGS_MB",
         ]
         .iter()
         .filter_map(|name| {
@@ -165,6 +172,7 @@ impl Settings {
                 "--interval" => settings.interval_s = number()?,
                 "--seed" => settings.seed = number()?,
                 "--query-runs" => settings.query_runs = number()? as usize,
+                "--logs-mb" => settings.logs_mb = number()? as usize,
                 "--settle" => settings.settle_s = number()?,
                 "--encode-budget-mb" => settings.encode_budget_mb = number()? as usize,
                 "--tmpdir" => settings.temp_dir = PathBuf::from(&value),
@@ -207,6 +215,7 @@ impl Settings {
             "interval_s": self.interval_s,
             "seed": self.seed,
             "query_runs": self.query_runs,
+            "logs_mb": self.logs_mb,
             "settle_s": self.settle_s,
             "steady_window_s": self.steady_s,
             "systems": self.systems.iter().map(|kind| kind.key()).collect::<Vec<_>>(),
@@ -427,11 +436,12 @@ fn main() {
     };
 
     let mut results: Vec<(Kind, SystemResult)> = Vec::new();
-    for (kind, binary) in binaries {
+    for (kind, binary) in binaries.iter() {
+        let kind = *kind;
         let result = match binary {
             Ok(binary) => {
                 eprintln!("load bench: {} ({})", kind.name(), binary.display());
-                run_system(&run, kind, &binary)
+                run_system(&run, kind, binary)
             }
             Err(problem) => {
                 eprintln!("load bench: skipping {}: {problem}", kind.name());
@@ -441,7 +451,7 @@ fn main() {
                     } else {
                         "not installed".to_string()
                     }),
-                    error: Some(problem),
+                    error: Some(problem.clone()),
                     ..SystemResult::default()
                 }
             }
@@ -469,6 +479,7 @@ fn main() {
     for note in &notes {
         println!("{note}");
     }
+    let logs_result = run_logs_phase(&settings, &binaries);
     let json = serde_json::json!({
         "format": 1,
         "started": sightline::time_format::rfc3339_millis(started_at),
@@ -494,12 +505,45 @@ fn main() {
         "rows": report::rows_json(&rows),
         "queries": queries_json(&results),
         "notes": notes,
+        "logs": logs_result.as_ref().map(logs::json),
     });
     match write_json(&settings, started_at, &json) {
         Ok(path) => println!("\nJSON: {}", path.display()),
         Err(problem) => eprintln!("load bench: cannot write the JSON report: {problem}"),
     }
     println!("total time {:.0}s", started_wall.elapsed().as_secs_f64());
+}
+
+/// The logs phase (Sightline only, against grep), when enabled and Sightline is built.
+fn run_logs_phase(
+    settings: &Settings,
+    binaries: &[(Kind, Result<PathBuf, String>)],
+) -> Option<logs::LogsResult> {
+    if settings.logs_mb == 0 {
+        return None;
+    }
+    let binary = binaries
+        .iter()
+        .find(|(kind, _)| *kind == Kind::Sightline)
+        .and_then(|(_, found)| found.as_ref().ok())?;
+    eprintln!("load bench: logs ({} MB of log text)", settings.logs_mb);
+    let logs_settings = logs::LogsSettings {
+        raw_bytes: settings.logs_mb * 1_000_000,
+        seed: settings.seed,
+        concurrency: settings.concurrency,
+        query_runs: settings.query_runs,
+    };
+    match logs::run(binary, &settings.temp_dir, &logs_settings) {
+        Ok(result) => {
+            println!();
+            println!("{}", logs::table(&result));
+            Some(result)
+        }
+        Err(problem) => {
+            eprintln!("load bench: logs phase failed: {problem}");
+            None
+        }
+    }
 }
 
 fn now_ms() -> i64 {

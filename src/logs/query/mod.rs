@@ -10,6 +10,7 @@ pub use log::{run_log_query, Direction, StreamResult};
 pub use metric::{run_metric_query, MetricSeries};
 
 use super::logql::{MatchOp as LogqlMatchOp, Matcher as LogqlMatcher};
+use super::store::tokens::TokenRequirement;
 use crate::metrics::tsdb::index::{MatchOp, Matcher};
 
 /// Why a query failed: the request (400) or the evaluation (422).
@@ -47,8 +48,8 @@ fn store_matchers(matchers: &[LogqlMatcher]) -> Result<Vec<Matcher>, LogQueryErr
 }
 
 /// Index terms every line must hold for the pipeline's plain substring filters.
-fn required_tokens(pipeline: &super::logql::Pipeline) -> Vec<String> {
-    let mut tokens: Vec<String> = pipeline
+fn required_tokens(pipeline: &super::logql::Pipeline) -> Vec<TokenRequirement> {
+    let mut tokens: Vec<TokenRequirement> = pipeline
         .required_substrings()
         .iter()
         .flat_map(|needle| super::store::tokens::required_tokens(needle))

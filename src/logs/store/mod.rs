@@ -380,7 +380,7 @@ impl LogStore {
         streams: &[StreamId],
         start_ns: i64,
         end_ns: i64,
-        required_tokens: &[String],
+        required_tokens: &[tokens::TokenRequirement],
     ) -> Result<Vec<(StreamId, Vec<LogEntry>)>, LogStoreError> {
         let mut by_stream: HashMap<StreamId, Vec<LogEntry>> = HashMap::new();
         let partitions: Vec<Arc<Partition>> = self

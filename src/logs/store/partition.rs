@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use tantivy::collector::DocSetCollector;
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
 };
@@ -22,7 +22,7 @@ use tantivy::{
 use super::entry::{decode_entries, encode_entries, LogEntry};
 use super::error::LogStoreError;
 use super::streams::StreamId;
-use super::tokens::tokens_of;
+use super::tokens::{tokens_of, TokenRequirement, LONG_TOKEN_MARKER};
 
 pub const DAY_NS: i64 = 86_400 * 1_000_000_000;
 
@@ -175,7 +175,7 @@ impl Partition {
         streams: &[StreamId],
         start_ns: i64,
         end_ns: i64,
-        required_tokens: &[String],
+        required_tokens: &[TokenRequirement],
     ) -> Result<Vec<(StreamId, Vec<LogEntry>)>, LogStoreError> {
         if streams.is_empty() {
             return Ok(Vec::new());
@@ -204,13 +204,36 @@ impl Partition {
                 )),
             ),
         ];
-        for token in required_tokens {
+        for requirement in required_tokens {
+            // Tokens are alphanumeric, so they need no escaping inside a pattern.
+            let pattern = match requirement {
+                TokenRequirement::Exact(token) => {
+                    clauses.push((
+                        Occur::Must,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(self.fields.tokens, token),
+                            IndexRecordOption::Basic,
+                        )),
+                    ));
+                    continue;
+                }
+                TokenRequirement::EndsWith(piece) => format!(".*{piece}"),
+                TokenRequirement::StartsWith(piece) => format!("{piece}.*"),
+                TokenRequirement::Contains(piece) => format!(".*{piece}.*"),
+            };
+            let query = RegexQuery::from_pattern(&pattern, self.fields.tokens)
+                .map_err(|err| self.index_error(err))?;
+            // A partial piece may lie inside a token too long to be indexed.
+            let long = TermQuery::new(
+                Term::from_field_text(self.fields.tokens, LONG_TOKEN_MARKER),
+                IndexRecordOption::Basic,
+            );
             clauses.push((
                 Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(self.fields.tokens, token),
-                    IndexRecordOption::Basic,
-                )),
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, Box::new(query) as Box<dyn Query>),
+                    (Occur::Should, Box::new(long)),
+                ])),
             ));
         }
         let query = BooleanQuery::new(clauses);

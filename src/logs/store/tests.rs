@@ -32,7 +32,7 @@ fn entry(timestamp_ns: i64, line: &str) -> LogEntry {
 
 const T0: i64 = 1_700_000_000_000_000_000;
 
-fn read_all(store: &LogStore, app: &str, tokens: &[String]) -> Vec<LogEntry> {
+fn read_all(store: &LogStore, app: &str, tokens: &[tokens::TokenRequirement]) -> Vec<LogEntry> {
     let matcher = Matcher::new(MatchOp::Equal, "app", app).unwrap();
     let streams: Vec<StreamId> = store
         .select_streams(DEFAULT_TENANT, &[matcher], i64::MIN, i64::MAX)
@@ -184,4 +184,28 @@ proptest! {
         let got: Vec<&String> = pruned.iter().map(|e| &e.line).filter(|line| line.contains(&needle)).collect();
         prop_assert_eq!(got, expected);
     }
+}
+
+#[test]
+fn a_needle_inside_a_token_too_long_to_index_is_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), options()).unwrap();
+    let long = format!("{}needle{}", "a".repeat(200), "b".repeat(200));
+    store
+        .append(
+            DEFAULT_TENANT,
+            vec![(
+                labels("long"),
+                vec![
+                    entry(T0, &format!("blob={long} end")),
+                    entry(T0 + 1, "short line"),
+                ],
+            )],
+        )
+        .unwrap();
+    store.flush().unwrap();
+    let found = read_all(&store, "long", &tokens::required_tokens("needle"));
+    assert!(found.iter().any(|e| e.line.contains("needle")));
+    let none = read_all(&store, "long", &tokens::required_tokens(" absent "));
+    assert!(none.is_empty());
 }

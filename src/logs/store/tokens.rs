@@ -13,8 +13,12 @@ use std::collections::BTreeSet;
 /// Name the log tokenizer is registered under in every partition index.
 pub const TOKENIZER_NAME: &str = "sightline_log";
 
-/// Tokens longer than this are not indexed (and not used for pruning).
-pub const MAX_TOKEN_LEN: usize = 64;
+/// Tokens longer than this are not indexed themselves; a chunk holding one is indexed
+/// with [`LONG_TOKEN_MARKER`] instead, so it stays a candidate for any partial match.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// Stands for "some token too long to index"; never a real token (not alphanumeric).
+pub const LONG_TOKEN_MARKER: &str = "~long";
 
 fn is_token_char(c: char) -> bool {
     c.is_alphanumeric()
@@ -23,28 +27,46 @@ fn is_token_char(c: char) -> bool {
 /// The distinct lowercased tokens of `text` (as the index tokenizer produces them).
 pub fn tokens_of(text: &str, out: &mut BTreeSet<String>) {
     for token in text.split(|c: char| !is_token_char(c)) {
-        if !token.is_empty() && token.len() <= MAX_TOKEN_LEN {
+        if token.len() > MAX_TOKEN_LEN {
+            out.insert(LONG_TOKEN_MARKER.to_string());
+        } else if !token.is_empty() {
             out.insert(token.to_lowercase());
         }
     }
 }
 
-/// Tokens every line containing `needle` must contain.
-pub fn required_tokens(needle: &str) -> Vec<String> {
+/// What an indexed token must look like for a chunk to possibly hold a line containing a
+/// substring: a whole token, or (for the pieces at the needle's ends, which may be cut out
+/// of a longer token) a token ending with, starting with, or containing the piece.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TokenRequirement {
+    Exact(String),
+    EndsWith(String),
+    StartsWith(String),
+    Contains(String),
+}
+
+/// Requirements every chunk holding a line that contains `needle` meets.
+pub fn required_tokens(needle: &str) -> Vec<TokenRequirement> {
     let pieces: Vec<&str> = needle.split(|c: char| !is_token_char(c)).collect();
     let last = pieces.len().saturating_sub(1);
-    // An edge piece is whole only if the needle has a separator beyond it, i.e. the piece
-    // is not at the very start/end of the needle.
     let starts_inside = needle.starts_with(is_token_char);
     let ends_inside = needle.ends_with(is_token_char);
     pieces
         .iter()
         .enumerate()
-        .filter(|(index, piece)| {
-            let partial = (*index == 0 && starts_inside) || (*index == last && ends_inside);
-            !piece.is_empty() && piece.len() <= MAX_TOKEN_LEN && !partial
+        .filter(|(_, piece)| !piece.is_empty() && piece.len() <= MAX_TOKEN_LEN)
+        // (A longer whole piece is a long token: every chunk holding it has the marker,
+        // and pruning on the other pieces is still exact.)
+        .map(|(index, piece)| {
+            let piece = piece.to_lowercase();
+            match (index == 0 && starts_inside, index == last && ends_inside) {
+                (false, false) => TokenRequirement::Exact(piece),
+                (true, false) => TokenRequirement::EndsWith(piece),
+                (false, true) => TokenRequirement::StartsWith(piece),
+                (true, true) => TokenRequirement::Contains(piece),
+            }
         })
-        .map(|(_, piece)| piece.to_lowercase())
         .collect()
 }
 
@@ -53,17 +75,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_whole_tokens_are_required() {
-        assert_eq!(required_tokens("error"), Vec::<String>::new());
-        assert_eq!(required_tokens(" error "), vec!["error"]);
+    fn edge_pieces_may_be_parts_of_tokens() {
+        use TokenRequirement::*;
+        assert_eq!(required_tokens("Error"), vec![Contains("error".into())]);
+        assert_eq!(required_tokens(" error "), vec![Exact("error".into())]);
         assert_eq!(
             required_tokens("GET /api/v1/users HTTP"),
-            vec!["api", "v1", "users"]
+            vec![
+                EndsWith("get".into()),
+                Exact("api".into()),
+                Exact("v1".into()),
+                Exact("users".into()),
+                StartsWith("http".into())
+            ]
         );
-        assert_eq!(required_tokens("status=500 "), vec!["500"]);
         assert_eq!(
-            required_tokens("\"level\":\"error\""),
-            vec!["level", "error"]
+            required_tokens("status=500 "),
+            vec![EndsWith("status".into()), Exact("500".into())]
         );
         let mut tokens = BTreeSet::new();
         tokens_of("GET /api/v1/users HTTP/1.1 200", &mut tokens);
