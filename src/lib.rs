@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod config;
+pub mod json_text;
 pub mod logs;
 pub mod meta;
 pub mod metrics;

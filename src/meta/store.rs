@@ -61,15 +61,30 @@ impl WriteBatch {
 impl MetaStore {
     /// Opens (creating if needed) the store in `dir`. Does not run migrations.
     pub fn open(dir: &Path) -> Result<MetaStore, MetaError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::LowSpace)
-            .open()
-            .map_err(|source| MetaError::Open {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        Ok(MetaStore { db })
+        // sled releases its file lock from a background thread after the last handle is
+        // dropped, so a reopen right after a close (a restart in the same process, a test)
+        // can find it still held for a moment: retry briefly. Other processes are kept
+        // out by the data directory's own lock.
+        let mut attempts = 0;
+        loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::LowSpace)
+                .open();
+            match opened {
+                Ok(db) => return Ok(MetaStore { db }),
+                Err(source) if attempts < 100 && is_lock_contention(&source) => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(source) => {
+                    return Err(MetaError::Open {
+                        path: dir.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        }
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
@@ -121,6 +136,10 @@ impl MetaStore {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+fn is_lock_contention(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::labels::parse_loki_time;
 use super::{now_ns, store, tenant, LogsState};
 use crate::api_error::{ApiError, ErrorKind};
+use crate::json_text;
 use crate::logs::logql::{parse_expr, Expr};
 use crate::logs::query::{
     run_log_query, run_metric_query, Direction, LogQueryError, MetricSeries, StreamResult,
@@ -167,9 +168,9 @@ pub async fn format_query(RawQuery(query): RawQuery, headers: HeaderMap, body: B
                 Expr::Log(log) => log.to_string(),
                 Expr::Metric(metric) => metric.to_string(),
             };
-            json_response(format!(
+            json_text::response(format!(
                 "{{\"status\":\"success\",\"data\":{}}}",
-                json_string(&text)
+                json_text::string(&text)
             ))
         }
         Err(err) => err.into_response(),
@@ -178,35 +179,9 @@ pub async fn format_query(RawQuery(query): RawQuery, headers: HeaderMap, body: B
 
 fn respond(outcome: Result<String, ApiError>) -> Response {
     match outcome {
-        Ok(body) => json_response(body),
+        Ok(body) => json_text::response(body),
         Err(err) => err.into_response(),
     }
-}
-
-fn json_response(body: String) -> Response {
-    let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string())
-}
-
-fn write_labels(out: &mut String, labels: &[(String, String)]) {
-    out.push('{');
-    for (index, (name, value)) in labels.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(&json_string(name));
-        out.push(':');
-        out.push_str(&json_string(value));
-    }
-    out.push('}');
 }
 
 /// Unix seconds with up to nanosecond decimals, as Loki writes sample times.
@@ -234,13 +209,13 @@ fn render_streams(streams: &[StreamResult]) -> String {
             out.push(',');
         }
         out.push_str("{\"stream\":");
-        write_labels(&mut out, &stream.labels);
+        json_text::write_labels(&mut out, &stream.labels);
         out.push_str(",\"values\":[");
         for (entry_index, (timestamp, line)) in stream.entries.iter().enumerate() {
             if entry_index > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "[\"{timestamp}\",{}]", json_string(line));
+            let _ = write!(out, "[\"{timestamp}\",{}]", json_text::string(line));
         }
         out.push_str("]}");
     }
@@ -256,7 +231,7 @@ fn render_matrix(series: &[MetricSeries]) -> String {
             out.push(',');
         }
         out.push_str("{\"metric\":");
-        write_labels(&mut out, &s.labels);
+        json_text::write_labels(&mut out, &s.labels);
         out.push_str(",\"values\":[");
         for (point_index, &(t, v)) in s.points.iter().enumerate() {
             if point_index > 0 {
@@ -294,7 +269,7 @@ fn render_vector(series: &[MetricSeries], time: i64, scalar: bool) -> String {
             }
             first = false;
             out.push_str("{\"metric\":");
-            write_labels(&mut out, &s.labels);
+            json_text::write_labels(&mut out, &s.labels);
             out.push_str(",\"value\":[");
             write_seconds(&mut out, t);
             let _ = write!(out, ",\"{}\"]}}", format_float(v));

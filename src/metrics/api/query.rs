@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::params::{collect_params, param, parse_time};
 use super::MetricsState;
 use crate::api_error::{ApiError, ErrorKind};
+use crate::json_text;
 use crate::metrics::promql::{
     format_float, Cancel, Engine, QueryError, QueryErrorKind, QueryResult, QueryValue,
 };
@@ -215,9 +216,9 @@ pub async fn format_query(RawQuery(query): RawQuery, headers: HeaderMap, body: B
             .map_err(|err| ApiError::bad_data(format!("invalid parameter \"query\": {err}")))
     });
     match outcome {
-        Ok(formatted) => json_response(format!(
+        Ok(formatted) => json_text::response(format!(
             "{{\"status\":\"success\",\"data\":{}}}",
-            json_string(&formatted)
+            json_text::string(&formatted)
         )),
         Err(err) => err.into_response(),
     }
@@ -231,29 +232,16 @@ pub async fn exemplars(RawQuery(query): RawQuery, headers: HeaderMap, body: Byte
             .map_err(|err| ApiError::bad_data(format!("invalid parameter \"query\": {err}")))
     });
     match outcome {
-        Ok(_) => json_response("{\"status\":\"success\",\"data\":[]}".to_string()),
+        Ok(_) => json_text::response("{\"status\":\"success\",\"data\":[]}".to_string()),
         Err(err) => err.into_response(),
     }
 }
 
 fn respond(outcome: Result<QueryResult, ApiError>) -> Response {
     match outcome {
-        Ok(result) => json_response(render_result(&result)),
+        Ok(result) => json_text::response(render_result(&result)),
         Err(err) => err.into_response(),
     }
-}
-
-fn json_response(body: String) -> Response {
-    let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string())
 }
 
 /// Unix seconds as Prometheus writes them: `1435781451.781`, `1435781451`.
@@ -288,19 +276,6 @@ fn write_point(out: &mut String, t: i64, v: f64) {
     out.push_str("\"]");
 }
 
-fn write_metric(out: &mut String, labels: &[(String, String)]) {
-    out.push('{');
-    for (index, (name, value)) in labels.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(&json_string(name));
-        out.push(':');
-        out.push_str(&json_string(value));
-    }
-    out.push('}');
-}
-
 /// The success envelope with `resultType`, `result`, and any warnings/infos.
 pub fn render_result(result: &QueryResult) -> String {
     let mut out = String::with_capacity(256);
@@ -313,7 +288,7 @@ pub fn render_result(result: &QueryResult) -> String {
             out.push('[');
             write_time(&mut out, *t);
             out.push(',');
-            out.push_str(&json_string(v));
+            out.push_str(&json_text::string(v));
             out.push(']');
         }
         QueryValue::Vector(samples) => {
@@ -323,7 +298,7 @@ pub fn render_result(result: &QueryResult) -> String {
                     out.push(',');
                 }
                 out.push_str("{\"metric\":");
-                write_metric(&mut out, &sample.labels);
+                json_text::write_labels(&mut out, &sample.labels);
                 out.push_str(",\"value\":");
                 write_point(&mut out, sample.t, sample.v);
                 out.push('}');
@@ -337,7 +312,7 @@ pub fn render_result(result: &QueryResult) -> String {
                     out.push(',');
                 }
                 out.push_str("{\"metric\":");
-                write_metric(&mut out, &s.labels);
+                json_text::write_labels(&mut out, &s.labels);
                 out.push_str(",\"values\":[");
                 for (point_index, &(t, v)) in s.points.iter().enumerate() {
                     if point_index > 0 {
@@ -358,7 +333,7 @@ pub fn render_result(result: &QueryResult) -> String {
                 if index > 0 {
                     out.push(',');
                 }
-                out.push_str(&json_string(note));
+                out.push_str(&json_text::string(note));
             }
             out.push(']');
         }
