@@ -285,8 +285,16 @@ impl LogStore {
         let mut touched: BTreeMap<i64, Arc<Partition>> = BTreeMap::new();
         let mut chunks = 0usize;
         for (&stream, entries) in taken {
-            let mut entries = entries.clone();
-            entries.sort_by_key(|entry| entry.timestamp_ns);
+            // Pushes are almost always in time order: sort (a copy) only when needed.
+            let sorted;
+            let entries: &[LogEntry] = if entries.is_sorted_by_key(|entry| entry.timestamp_ns) {
+                entries
+            } else {
+                let mut copy = entries.clone();
+                copy.sort_by_key(|entry| entry.timestamp_ns);
+                sorted = copy;
+                &sorted
+            };
             let mut start = 0;
             while start < entries.len() {
                 let day = day_start(entries[start].timestamp_ns);

@@ -4,7 +4,7 @@
 //! (indexed, no positions), and the encoded entries (stored; the document store compresses
 //! them with zstd). Retention deletes whole partitions.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -113,9 +113,14 @@ impl Partition {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(());
         };
-        let mut tokens = BTreeSet::new();
+        let mut tokens = HashSet::new();
         for entry in entries {
             tokens_of(&entry.line, &mut tokens);
+        }
+        let mut token_text = String::with_capacity(tokens.iter().map(|t| t.len() + 1).sum());
+        for token in &tokens {
+            token_text.push_str(token);
+            token_text.push(' ');
         }
         let mut encoded =
             Vec::with_capacity(entries.iter().map(LogEntry::raw_len).sum::<usize>() + 16);
@@ -124,10 +129,7 @@ impl Partition {
         document.add_u64(self.fields.stream, stream);
         document.add_i64(self.fields.min_ns, first.timestamp_ns);
         document.add_i64(self.fields.max_ns, last.timestamp_ns);
-        document.add_text(
-            self.fields.tokens,
-            tokens.into_iter().collect::<Vec<_>>().join(" "),
-        );
+        document.add_text(self.fields.tokens, token_text);
         document.add_bytes(self.fields.entries, &encoded);
         let mut writer = self
             .writer

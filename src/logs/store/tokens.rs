@@ -8,7 +8,8 @@
 //! separator there. Pruning with these terms never drops a chunk the filter would match;
 //! the exact filter then runs on the decompressed lines.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// Name the log tokenizer is registered under in every partition index.
 pub const TOKENIZER_NAME: &str = "sightline_log";
@@ -24,13 +25,16 @@ fn is_token_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
-/// The distinct lowercased tokens of `text` (as the index tokenizer produces them).
-pub fn tokens_of(text: &str, out: &mut BTreeSet<String>) {
+/// Adds the distinct lowercased tokens of `text` to `out` (allocating only for tokens not
+/// seen yet that have uppercase letters).
+pub fn tokens_of<'a>(text: &'a str, out: &mut HashSet<Cow<'a, str>>) {
     for token in text.split(|c: char| !is_token_char(c)) {
         if token.len() > MAX_TOKEN_LEN {
-            out.insert(LONG_TOKEN_MARKER.to_string());
+            out.insert(Cow::Borrowed(LONG_TOKEN_MARKER));
+        } else if token.chars().any(char::is_uppercase) {
+            out.insert(Cow::Owned(token.to_lowercase()));
         } else if !token.is_empty() {
-            out.insert(token.to_lowercase());
+            out.insert(Cow::Borrowed(token));
         }
     }
 }
@@ -93,7 +97,7 @@ mod tests {
             required_tokens("status=500 "),
             vec![EndsWith("status".into()), Exact("500".into())]
         );
-        let mut tokens = BTreeSet::new();
+        let mut tokens = HashSet::new();
         tokens_of("GET /api/v1/users HTTP/1.1 200", &mut tokens);
         assert!(tokens.contains("get") && tokens.contains("v1") && tokens.contains("200"));
     }
