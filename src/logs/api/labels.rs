@@ -42,16 +42,27 @@ pub fn parse_loki_time(name: &str, text: &str) -> Result<i64, ApiError> {
         })
 }
 
-/// `start`/`end` with Loki's defaults (`end` = now, `start` = end − 6 h).
+/// A time parameter, or `default` when absent or empty.
+pub fn time_param(params: &[(String, String)], name: &str, default: i64) -> Result<i64, ApiError> {
+    match param(params, name) {
+        None | Some("") => Ok(default),
+        Some(text) => parse_loki_time(name, text),
+    }
+}
+
+/// `start`/`end` with Loki's defaults for the label endpoints (`end` = now, `start` =
+/// end − 6 h).
 pub fn time_range(params: &[(String, String)]) -> Result<(i64, i64), ApiError> {
-    let end = match param(params, "end") {
-        None | Some("") => now_ns(),
-        Some(text) => parse_loki_time("end", text)?,
-    };
-    let start = match param(params, "start") {
-        None | Some("") => end - DEFAULT_LOOKBACK_NS,
-        Some(text) => parse_loki_time("start", text)?,
-    };
+    time_range_with_lookback(params, DEFAULT_LOOKBACK_NS)
+}
+
+/// `start`/`end` with `end` defaulting to now and `start` to `end - lookback_ns`.
+pub fn time_range_with_lookback(
+    params: &[(String, String)],
+    lookback_ns: i64,
+) -> Result<(i64, i64), ApiError> {
+    let end = time_param(params, "end", now_ns())?;
+    let start = time_param(params, "start", end - lookback_ns)?;
     if end < start {
         return Err(ApiError::bad_data(
             "end timestamp must not be before start time",

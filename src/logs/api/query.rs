@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::labels::parse_loki_time;
+use super::labels::{time_param, time_range_with_lookback};
 use super::{now_ns, store, tenant, LogsState};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::json_text;
@@ -84,17 +84,8 @@ pub async fn query_range(
     let tenant = tenant(&headers);
     let outcome = async {
         let expr = parse_query(&params)?;
-        let end = match param(&params, "end") {
-            None | Some("") => now_ns(),
-            Some(text) => parse_loki_time("end", text)?,
-        };
-        let start = match param(&params, "start") {
-            None | Some("") => end - 3600 * SECOND_NS,
-            Some(text) => parse_loki_time("start", text)?,
-        };
-        if end < start {
-            return Err(ApiError::bad_data("end timestamp must not be before start time"));
-        }
+        // Loki's query_range looks back one hour by default.
+        let (start, end) = time_range_with_lookback(&params, 3600 * SECOND_NS)?;
         let limit = limit(&params)?;
         let direction = direction(&params)?;
         let step = step(&params, start, end)?;
@@ -128,10 +119,7 @@ pub async fn query_instant(
     let tenant = tenant(&headers);
     let outcome = async {
         let expr = parse_query(&params)?;
-        let time = match param(&params, "time") {
-            None | Some("") => now_ns(),
-            Some(text) => parse_loki_time("time", text)?,
-        };
+        let time = time_param(&params, "time", now_ns())?;
         let limit = limit(&params)?;
         let direction = direction(&params)?;
         let store = store(&state)?;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::params::{collect_params, params_named, parse_selectors, time_range};
+use super::params::{collect_params, required_selectors, time_range};
 use super::{tsdb, MetricsState};
 use crate::api_error::{ApiError, ErrorKind};
 
@@ -23,11 +23,7 @@ pub async fn delete_series(
 ) -> Response {
     let params = collect_params(query.as_deref(), &headers, &body);
     let outcome = async {
-        let selectors = params_named(&params, "match[]");
-        if selectors.is_empty() {
-            return Err(ApiError::bad_data("no match[] parameter provided"));
-        }
-        let selectors = parse_selectors(&selectors)?;
+        let selectors = required_selectors(&params)?;
         let (start, end) = time_range(&params)?;
         let tsdb = tsdb(&state)?;
         tokio::task::spawn_blocking(move || tsdb.delete_series(&selectors, start, end))

@@ -76,6 +76,15 @@ pub fn time_range(params: &[(String, String)]) -> Result<(i64, i64), ApiError> {
     Ok((start, end))
 }
 
+/// The `match[]` selectors of an endpoint that requires at least one.
+pub fn required_selectors(params: &[(String, String)]) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let selectors = params_named(params, "match[]");
+    if selectors.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    parse_selectors(&selectors)
+}
+
 /// Parses each `match[]` value as a series selector into matchers.
 pub fn parse_selectors(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, ApiError> {
     selectors

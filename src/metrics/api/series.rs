@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::params::{collect_params, param, params_named, parse_selectors, time_range};
+use super::params::{
+    collect_params, param, params_named, parse_selectors, required_selectors, time_range,
+};
 use super::{tsdb, MetricsState};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::metrics::tsdb::labels::is_valid_label_name;
@@ -45,11 +47,7 @@ pub async fn series(
 ) -> Response {
     let params = collect_params(query.as_deref(), &headers, &body);
     let outcome = async {
-        let selectors = params_named(&params, "match[]");
-        if selectors.is_empty() {
-            return Err(ApiError::bad_data("no match[] parameter provided"));
-        }
-        let matchers = parse_selectors(&selectors)?;
+        let matchers = required_selectors(&params)?;
         let (start, end) = time_range(&params)?;
         let limit = limit(&params)?;
         let tsdb = tsdb(&state)?;
