@@ -142,6 +142,75 @@ fn node_exporter_with_relabeling() {
     assert!(!series(&server, "node_cpu_seconds_total{mode=\"idle\"}").is_empty());
 }
 
+/// node_exporter serving TLS with a certificate for `node.sightline.test` and requiring a
+/// client certificate, scraped by IP: `server_name` makes the certificate check pass, and
+/// a missing `server_name` or client certificate fails the scrape with the reason.
+#[test]
+fn tls_scrape_with_server_name_and_client_certificate() {
+    require_binary(
+        "/usr/bin/prometheus-node-exporter",
+        "prometheus-node-exporter",
+    );
+    let tls = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+    let web_dir = tempfile::tempdir().unwrap();
+    let web_config = web_dir.path().join("web.yml");
+    std::fs::write(
+        &web_config,
+        format!(
+            "tls_server_config:\n  cert_file: {tls}/server.crt\n  key_file: {tls}/server.key\n\
+             \x20 client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {tls}/ca.crt\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let _exporter = Peer::spawn(
+        "node_exporter",
+        "/usr/bin/prometheus-node-exporter",
+        &[
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            format!("--web.config.file={}", web_config.display()),
+        ],
+        port,
+    );
+    let job = |name: &str, tls_config: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    scrape_interval: 1s\n    tls_config:\n{tls_config}\
+             \x20   static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        )
+    };
+    let client = format!("      cert_file: {tls}/client.crt\n      key_file: {tls}/client.key\n");
+    let ca = format!("      ca_file: {tls}/ca.crt\n");
+    let named = "      server_name: node.sightline.test\n";
+    let (_dir, server) = start_with_config(&format!(
+        "scrape_configs:\n{}{}{}",
+        job("named", &format!("{ca}{client}{named}")),
+        job("unnamed", &format!("{ca}{client}")),
+        job("anonymous", &format!("{ca}{named}")),
+    ));
+    let targets = wait_for_targets(&server, "all three TLS targets scraped", |active| {
+        active.len() == 3 && active.iter().all(|target| target["health"] != "unknown")
+    });
+    let by_job = |job: &str| {
+        targets
+            .iter()
+            .find(|target| target["labels"]["job"] == job)
+            .unwrap_or_else(|| panic!("no target for {job}: {targets:?}"))
+            .clone()
+    };
+    let named = by_job("named");
+    assert_eq!(named["health"], "up", "{named}");
+    assert_eq!(
+        named["scrapeUrl"],
+        format!("https://127.0.0.1:{port}/metrics")
+    );
+    let unnamed = by_job("unnamed");
+    assert_eq!(unnamed["health"], "down", "{unnamed}");
+    let error = unnamed["lastError"].as_str().unwrap();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(by_job("anonymous")["health"], "down");
+    assert!(!series(&server, "node_load1{job=\"named\"}").is_empty());
+}
+
 /// Serves `body` to every request, as a broken exporter would.
 fn serve_forever(body: &'static str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

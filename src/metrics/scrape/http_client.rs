@@ -1,6 +1,5 @@
 //! The HTTP client of a scrape pool, from its prometheus.yml client settings: basic and
-//! bearer auth (inline or from files), TLS (CA, client certificate, server name, skip
-//! verify), proxy and redirects.
+//! bearer auth (inline or from files), TLS (see `tls.rs`), proxy and redirects.
 
 use std::path::Path;
 use std::time::Duration;
@@ -69,34 +68,8 @@ pub fn build_client(
         } else {
             reqwest::redirect::Policy::none()
         });
-    let tls = &config.tls_config;
-    if let Some(ca_file) = &tls.ca_file {
-        let path = base_dir.join(ca_file);
-        let pem = std::fs::read(&path)
-            .map_err(|err| format!("cannot read ca_file {}: {err}", path.display()))?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|err| format!("ca_file {}: {err}", path.display()))?
-        {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    if let (Some(cert_file), Some(key_file)) = (&tls.cert_file, &tls.key_file) {
-        let mut pem = std::fs::read(base_dir.join(cert_file))
-            .map_err(|err| format!("cannot read cert_file {cert_file}: {err}"))?;
-        pem.extend(
-            std::fs::read(base_dir.join(key_file))
-                .map_err(|err| format!("cannot read key_file {key_file}: {err}"))?,
-        );
-        let identity = reqwest::Identity::from_pem(&pem)
-            .map_err(|err| format!("client certificate: {err}"))?;
-        builder = builder.identity(identity);
-    }
-    if tls.insecure_skip_verify {
-        builder = builder.danger_accept_invalid_certs(true);
-    }
-    if let Some(server_name) = &tls.server_name {
-        tracing::warn!(server_name, "tls_config.server_name is not supported yet: certificates are checked against the target host");
-    }
+    builder =
+        builder.use_preconfigured_tls(super::tls::client_config(&config.tls_config, base_dir)?);
     if let Some(proxy_url) = &config.proxy_url {
         builder = builder.proxy(
             reqwest::Proxy::all(proxy_url)

@@ -9,6 +9,7 @@ pub mod parse;
 pub mod relabel;
 mod scrape_loop;
 pub mod target;
+mod tls;
 
 pub use manager::{ScrapeManager, TargetStatus};
 pub use scrape_loop::{Health, HealthSnapshot};
