@@ -267,7 +267,12 @@ pub fn start(kind: Kind, binary: &Path, temp_base: &Path, keep: bool) -> Result<
     match kind {
         Kind::Sightline => {
             let config = root.path().join("sightline.yaml");
-            std::fs::write(&config, "scrape_configs: []\n")
+            // Loki's default ingestion rates (4 MB/s per tenant, 3 MB/s per stream) would
+            // measure the limiter, not the store: the bench lifts them.
+            std::fs::write(
+                &config,
+                "scrape_configs: []\nlogs:\n  limits:\n    ingestion_rate_mb: 100000\n    ingestion_burst_size_mb: 100000\n    per_stream_rate_limit: 100GB\n    per_stream_rate_limit_burst: 100GB\n",
+            )
                 .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
             command
                 .arg("serve")

@@ -39,6 +39,12 @@ pub struct LogLimits {
     pub creation_grace_period: PromDuration,
     pub ingestion_rate_mb: f64,
     pub ingestion_burst_size_mb: f64,
+    pub per_stream_rate_limit: ByteSize,
+    pub per_stream_rate_limit_burst: ByteSize,
+    /// Open `/loki/api/v1/tail` websockets allowed at once.
+    pub max_concurrent_tail_requests: u32,
+    /// A tail websocket is closed after this long (Loki's `querier.tail_max_duration`).
+    pub tail_max_duration: PromDuration,
 }
 
 impl Default for LogLimits {
@@ -53,12 +59,19 @@ impl Default for LogLimits {
             creation_grace_period: PromDuration::from_secs(10 * 60),
             ingestion_rate_mb: 4.0,
             ingestion_burst_size_mb: 6.0,
+            per_stream_rate_limit: ByteSize(3 << 20),
+            per_stream_rate_limit_burst: ByteSize(15 << 20),
+            max_concurrent_tail_requests: 10,
+            tail_max_duration: PromDuration::from_secs(3600),
         }
     }
 }
 
 impl LogsConfig {
     pub fn validate(&self, problems: &mut Problems) {
+        if self.limits.per_stream_rate_limit.bytes() == 0 {
+            problems.push("logs.limits.per_stream_rate_limit", "must be above 0");
+        }
         if self.limits.max_label_names_per_series == 0 {
             problems.push(
                 "logs.limits.max_label_names_per_series",

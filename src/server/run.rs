@@ -216,7 +216,7 @@ async fn maintain_periodically(state: Arc<AppState>) {
 }
 
 /// Moves the log head into the index every second (so the WAL stays short) and applies
-/// log retention every minute.
+/// log retention right after the first flush, then every minute.
 async fn flush_logs_periodically(logs: Arc<LogStore>) {
     let mut ticker = tokio::time::interval(LOG_FLUSH);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -225,7 +225,7 @@ async fn flush_logs_periodically(logs: Arc<LogStore>) {
         ticker.tick().await;
         ticks += 1;
         let store = logs.clone();
-        let retention_due = ticks.is_multiple_of(60);
+        let retention_due = ticks % 60 == 1;
         let outcome = tokio::task::spawn_blocking(move || {
             store.flush()?;
             if retention_due {

@@ -4,13 +4,17 @@
 mod labels;
 mod push;
 mod query;
+mod tail;
+mod volume;
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::push::PushLimits;
+use super::push::{PushLimits, Rate, RateLimiter};
 use super::store::{LogStore, DEFAULT_TENANT};
 use crate::api_error::{ApiError, ErrorKind};
 
@@ -18,6 +22,21 @@ use crate::api_error::{ApiError, ErrorKind};
 pub struct LogsState {
     pub store: OnceLock<Arc<LogStore>>,
     pub push_limits: PushLimits,
+    /// Bytes per second per tenant (`ingestion_rate_mb`, `ingestion_burst_size_mb`).
+    pub tenant_rate: RateLimiter<String>,
+    /// Bytes per second per stream, keyed by tenant and label set.
+    pub stream_rate: RateLimiter<(String, Vec<(String, String)>)>,
+    pub tail_limits: TailLimits,
+    /// Tail websockets open now.
+    pub active_tailers: AtomicUsize,
+}
+
+/// Loki's "MB" in `ingestion_rate_mb`.
+const MB: f64 = 1_048_576.0;
+
+pub struct TailLimits {
+    pub max_concurrent: usize,
+    pub max_duration: Duration,
 }
 
 impl LogsState {
@@ -45,6 +64,21 @@ impl LogsState {
                     .as_millis()
                     .saturating_mul(1_000_000),
             },
+            tenant_rate: RateLimiter::new(Rate {
+                bytes_per_second: limits.ingestion_rate_mb * MB,
+                burst_bytes: limits.ingestion_burst_size_mb * MB,
+            }),
+            stream_rate: RateLimiter::new(Rate {
+                bytes_per_second: limits.per_stream_rate_limit.bytes() as f64,
+                burst_bytes: limits.per_stream_rate_limit_burst.bytes() as f64,
+            }),
+            tail_limits: TailLimits {
+                max_concurrent: limits.max_concurrent_tail_requests as usize,
+                max_duration: Duration::from_millis(
+                    u64::try_from(limits.tail_max_duration.as_millis()).unwrap_or(u64::MAX),
+                ),
+            },
+            active_tailers: AtomicUsize::new(0),
         }
     }
 }
@@ -93,6 +127,15 @@ pub fn router(state: Arc<LogsState>) -> Router {
             get(labels::series).post(labels::series),
         )
         .route("/loki/api/v1/index/stats", get(labels::index_stats))
+        .route("/loki/api/v1/tail", get(tail::tail))
+        .route(
+            "/loki/api/v1/index/volume",
+            get(volume::volume_instant).post(volume::volume_instant),
+        )
+        .route(
+            "/loki/api/v1/index/volume_range",
+            get(volume::volume_range).post(volume::volume_range),
+        )
         .route(
             "/loki/api/v1/query_range",
             get(query::query_range).post(query::query_range),

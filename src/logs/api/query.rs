@@ -24,21 +24,21 @@ use crate::metrics::promql::format_float;
 const DEFAULT_LIMIT: usize = 100;
 const SECOND_NS: i64 = 1_000_000_000;
 
-fn query_error(err: LogQueryError) -> ApiError {
+pub(super) fn query_error(err: LogQueryError) -> ApiError {
     match err {
         LogQueryError::BadQuery(message) => ApiError::bad_data(message),
         LogQueryError::Execution(message) => ApiError::new(ErrorKind::Execution, message),
     }
 }
 
-fn parse_query(params: &[(String, String)]) -> Result<Expr, ApiError> {
+pub(super) fn parse_query(params: &[(String, String)]) -> Result<Expr, ApiError> {
     let text = param(params, "query")
         .filter(|text| !text.is_empty())
         .ok_or_else(|| ApiError::bad_data("query must not be empty"))?;
     parse_expr(text).map_err(|err| ApiError::bad_data(err.to_string()))
 }
 
-fn limit(params: &[(String, String)]) -> Result<usize, ApiError> {
+pub(super) fn limit(params: &[(String, String)]) -> Result<usize, ApiError> {
     match param(params, "limit") {
         None | Some("") => Ok(DEFAULT_LIMIT),
         Some(text) => text
@@ -59,7 +59,7 @@ fn direction(params: &[(String, String)]) -> Result<Direction, ApiError> {
 }
 
 /// `step` as seconds (with decimals) or a duration; Loki's default gives about 250 points.
-fn step(params: &[(String, String)], start: i64, end: i64) -> Result<i64, ApiError> {
+pub(super) fn step(params: &[(String, String)], start: i64, end: i64) -> Result<i64, ApiError> {
     match param(params, "step") {
         None | Some("") => Ok((((end - start) / SECOND_NS / 250).max(1)) * SECOND_NS),
         Some(text) => {
@@ -165,7 +165,7 @@ pub async fn format_query(RawQuery(query): RawQuery, headers: HeaderMap, body: B
     }
 }
 
-fn respond(outcome: Result<String, ApiError>) -> Response {
+pub(super) fn respond(outcome: Result<String, ApiError>) -> Response {
     match outcome {
         Ok(body) => json_text::response(body),
         Err(err) => err.into_response(),
@@ -192,12 +192,19 @@ const STATS: &str = "{\"summary\":{}}";
 fn render_streams(streams: &[StreamResult]) -> String {
     let mut out =
         String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"streams\",\"result\":[");
+    write_stream_list(&mut out, streams);
+    let _ = write!(out, "],\"stats\":{STATS}}}}}");
+    out
+}
+
+/// Streams as Loki writes them, comma-separated: `{"stream":{labels},"values":[["<ns>","line"],…]}`.
+pub(super) fn write_stream_list(out: &mut String, streams: &[StreamResult]) {
     for (index, stream) in streams.iter().enumerate() {
         if index > 0 {
             out.push(',');
         }
         out.push_str("{\"stream\":");
-        json_text::write_labels(&mut out, &stream.labels);
+        json_text::write_labels(out, &stream.labels);
         out.push_str(",\"values\":[");
         for (entry_index, (timestamp, line)) in stream.entries.iter().enumerate() {
             if entry_index > 0 {
@@ -207,11 +214,9 @@ fn render_streams(streams: &[StreamResult]) -> String {
         }
         out.push_str("]}");
     }
-    let _ = write!(out, "],\"stats\":{STATS}}}}}");
-    out
 }
 
-fn render_matrix(series: &[MetricSeries]) -> String {
+pub(super) fn render_matrix(series: &[MetricSeries]) -> String {
     let mut out =
         String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[");
     for (index, s) in series.iter().enumerate() {
@@ -235,7 +240,7 @@ fn render_matrix(series: &[MetricSeries]) -> String {
     out
 }
 
-fn render_vector(series: &[MetricSeries], time: i64, scalar: bool) -> String {
+pub(super) fn render_vector(series: &[MetricSeries], time: i64, scalar: bool) -> String {
     let mut out = String::from("{\"status\":\"success\",\"data\":{\"resultType\":");
     if scalar {
         let value = series

@@ -19,6 +19,7 @@ mod json;
 pub mod labels;
 mod limits;
 pub mod proto;
+mod rate;
 mod stream;
 mod validate;
 
@@ -33,7 +34,22 @@ pub use encode::{encode_push_json, encode_push_protobuf, push_request, snappy_co
 pub use error::{PushError, PushErrorKind};
 pub use json::decode_json;
 pub use limits::PushLimits;
+pub use rate::{human_bytes, Rate, RateLimiter};
 pub use stream::{PushedEntry, PushedStream};
 pub use validate::{
     rfc3339_seconds, too_far_behind_message, validate, Validated, MAX_LISTED_REJECTIONS,
 };
+
+/// One fuzzing input (`fuzz/`, and the corpus replay in `tests/fuzz_corpus.rs`): a body
+/// decoded as protobuf and as JSON, and whatever decodes validated with default limits.
+#[doc(hidden)]
+pub fn fuzz_one(body: &[u8]) {
+    let limits = PushLimits::default();
+    for streams in [decode_protobuf(body), decode_json(body)]
+        .into_iter()
+        .flatten()
+    {
+        let _ = validate(streams, &limits, 1_700_000_000_000_000_000);
+    }
+    let _ = decompress_snappy(body, 1 << 20);
+}

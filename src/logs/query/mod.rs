@@ -5,9 +5,11 @@
 
 mod log;
 mod metric;
+mod volume;
 
 pub use log::{run_log_query, Direction, StreamResult};
 pub use metric::{run_metric_query, MetricSeries};
+pub use volume::{run_volume, VolumeAggregation, VolumeRequest};
 
 use super::logql::{MatchOp as LogqlMatchOp, Matcher as LogqlMatcher};
 use super::store::tokens::TokenRequirement;
@@ -31,7 +33,7 @@ impl std::fmt::Display for LogQueryError {
 }
 
 /// The store's matchers for a stream selector.
-fn store_matchers(matchers: &[LogqlMatcher]) -> Result<Vec<Matcher>, LogQueryError> {
+pub fn store_matchers(matchers: &[LogqlMatcher]) -> Result<Vec<Matcher>, LogQueryError> {
     matchers
         .iter()
         .map(|matcher| {

@@ -11,6 +11,7 @@
 
 mod entry;
 mod error;
+mod live;
 mod partition;
 mod streams;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use entry::LogEntry;
 pub use error::LogStoreError;
+pub use live::{DroppedEntry, LiveBatch, LiveSubscription};
 pub use streams::{Labels, StreamId, StreamInfo};
 
 use crate::metrics::tsdb::index::Matcher;
@@ -92,6 +94,7 @@ pub struct LogStore {
     partitions: RwLock<BTreeMap<i64, Arc<Partition>>>,
     flush_lock: Mutex<()>,
     counters: Counters,
+    live: live::LiveFeed,
 }
 
 impl LogStore {
@@ -163,6 +166,7 @@ impl LogStore {
             partitions: RwLock::new(partitions),
             flush_lock: Mutex::new(()),
             counters: Counters::default(),
+            live: live::LiveFeed::default(),
         })
     }
 
@@ -211,12 +215,20 @@ impl LogStore {
                 .head
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut live = self.live.has_subscribers().then(Vec::new);
             for (stream, entries) in resolved {
+                if let Some(live) = live.as_mut() {
+                    live.push((stream, entries.clone()));
+                }
                 let (min, max) = entries.iter().fold((i64::MAX, i64::MIN), |(min, max), e| {
                     (min.min(e.timestamp_ns), max.max(e.timestamp_ns))
                 });
                 self.streams.observe(stream, min, max);
                 head.entry(stream).or_default().extend(entries);
+            }
+            drop(head);
+            if let Some(streams) = live {
+                self.live.publish(tenant, LiveBatch { streams });
             }
         }
         self.counters
@@ -438,6 +450,12 @@ impl LogStore {
         result.retain(|(_, entries)| !entries.is_empty());
         result.sort_by_key(|(stream, _)| *stream);
         Ok(result)
+    }
+
+    /// Every entry `tenant` appends from now on (once durable), in append order, through a
+    /// queue of `capacity` appends; see [`LiveSubscription`].
+    pub fn subscribe_live(&self, tenant: &str, capacity: usize) -> LiveSubscription {
+        self.live.subscribe(tenant, capacity)
     }
 
     pub fn stream_info(&self, stream: StreamId) -> Option<StreamInfo> {
