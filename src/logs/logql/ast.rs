@@ -880,6 +880,11 @@ impl fmt::Display for MetricExpr {
                 }
                 write!(f, " {})", b.rhs)
             }
+            // LogQL has no literal for these; a constant division keeps the text parseable.
+            MetricExpr::Literal(v) if v.is_nan() => f.write_str("(0 / 0)"),
+            MetricExpr::Literal(v) if v.is_infinite() => {
+                f.write_str(if *v > 0.0 { "(1 / 0)" } else { "(-1 / 0)" })
+            }
             MetricExpr::Literal(v) => f.write_str(&format_go_float(*v)),
             MetricExpr::Vector(v) => write!(f, "vector({v:.6})"),
             MetricExpr::LabelReplace(l) => write!(

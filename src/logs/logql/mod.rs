@@ -39,3 +39,22 @@ pub use units::{
     format_go_duration, format_prom_duration, parse_bytes, parse_duration_literal,
     parse_go_duration, parse_go_float, parse_prom_duration,
 };
+
+/// One fuzzing input (`fuzz/`, and the corpus replay in `tests/fuzz_corpus.rs`): query
+/// text parsed; a query that parses must print as text that parses to the same print.
+#[doc(hidden)]
+pub fn fuzz_one(body: &[u8]) {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return;
+    };
+    if let Ok(expr) = parse_expr(text) {
+        let printed = expr.to_string();
+        let reparsed = parse_expr(&printed)
+            .unwrap_or_else(|err| panic!("{text:?} printed as {printed:?}, which fails: {err}"));
+        assert_eq!(
+            reparsed.to_string(),
+            printed,
+            "print of {text:?} is unstable"
+        );
+    }
+}

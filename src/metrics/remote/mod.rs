@@ -42,3 +42,13 @@ pub use encode::{
 pub use read::{execute_read, RemoteReadError};
 pub use store::store;
 pub use validate::{DecodeLimits, SeriesProblem};
+
+/// One fuzzing input (`fuzz/`, and the corpus replay in `tests/fuzz_corpus.rs`): an
+/// uncompressed body decoded as both protocol versions, and snappy-decompressed as sent.
+#[doc(hidden)]
+pub fn fuzz_one(body: &[u8]) {
+    let limits = DecodeLimits::default();
+    let _ = decode_protobuf(Protocol::V1, body.to_vec(), &limits);
+    let _ = decode_protobuf(Protocol::V2, body.to_vec(), &limits);
+    let _ = decompress_snappy(body, 1 << 20);
+}

@@ -87,3 +87,12 @@ pub fn parse_as<'a>(
         Format::OpenMetrics => openmetrics::parse(body, options),
     }
 }
+
+/// One fuzzing input (`fuzz/`, and the corpus replay in `tests/fuzz_corpus.rs`): the body
+/// read in every format and mode. Must never panic, whatever the bytes.
+#[doc(hidden)]
+pub fn fuzz_one(body: &[u8]) {
+    let _ = text::parse(body);
+    let _ = openmetrics::parse(body, &ParseOptions::default());
+    let _ = openmetrics::parse(body, &ParseOptions::strict());
+}
