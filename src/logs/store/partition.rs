@@ -1,8 +1,9 @@
 //! One time partition of the log index: a tantivy index holding one document per chunk of
 //! a stream's entries within one UTC day. A document carries the stream id and the chunk's
 //! time span (indexed, for pruning by stream and time), the distinct tokens of its lines
-//! (indexed, no positions), and the encoded entries (stored; the document store compresses
-//! them with zstd). Retention deletes whole partitions.
+//! and their character trigrams (indexed, no positions; trigrams let filters on pieces of
+//! tokens prune without scanning the term dictionary), and the encoded entries (stored;
+//! the document store compresses them with zstd). Retention deletes whole partitions.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -22,7 +23,7 @@ use tantivy::{
 use super::entry::{decode_entries, encode_entries, LogEntry};
 use super::error::LogStoreError;
 use super::streams::StreamId;
-use super::tokens::{tokens_of, TokenRequirement, LONG_TOKEN_MARKER};
+use super::tokens::{grams_of_piece, tokens_of, GramSet, TokenRequirement, LONG_TOKEN_MARKER};
 
 pub const DAY_NS: i64 = 86_400 * 1_000_000_000;
 
@@ -34,6 +35,8 @@ struct Fields {
     min_ns: Field,
     max_ns: Field,
     tokens: Field,
+    /// Absent in partitions written before trigrams were indexed.
+    grams: Option<Field>,
     entries: Field,
 }
 
@@ -45,21 +48,32 @@ pub struct Partition {
     fields: Fields,
 }
 
-fn schema() -> (Schema, Fields) {
+fn schema() -> Schema {
     let mut builder = Schema::builder();
     let tokens_options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("whitespace")
             .set_index_option(IndexRecordOption::Basic),
     );
-    let fields = Fields {
-        stream: builder.add_u64_field("stream", INDEXED | FAST | STORED),
-        min_ns: builder.add_i64_field("min_ns", INDEXED | FAST),
-        max_ns: builder.add_i64_field("max_ns", INDEXED | FAST),
-        tokens: builder.add_text_field("tokens", tokens_options),
-        entries: builder.add_bytes_field("entries", STORED),
-    };
-    (builder.build(), fields)
+    builder.add_u64_field("stream", INDEXED | FAST | STORED);
+    builder.add_i64_field("min_ns", INDEXED | FAST);
+    builder.add_i64_field("max_ns", INDEXED | FAST);
+    builder.add_text_field("tokens", tokens_options.clone());
+    builder.add_text_field("grams", tokens_options);
+    builder.add_bytes_field("entries", STORED);
+    builder.build()
+}
+
+/// The fields of an opened index, found by name (older partitions lack some).
+fn fields_of(schema: &Schema) -> Result<Fields, tantivy::TantivyError> {
+    Ok(Fields {
+        stream: schema.get_field("stream")?,
+        min_ns: schema.get_field("min_ns")?,
+        max_ns: schema.get_field("max_ns")?,
+        tokens: schema.get_field("tokens")?,
+        grams: schema.get_field("grams").ok(),
+        entries: schema.get_field("entries")?,
+    })
 }
 
 impl Partition {
@@ -73,7 +87,6 @@ impl Partition {
             path: dir.to_path_buf(),
             source,
         })?;
-        let (schema, fields) = schema();
         let index = if dir.join("meta.json").exists() {
             Index::open_in_dir(dir).map_err(index_error)?
         } else {
@@ -82,11 +95,12 @@ impl Partition {
                 ..IndexSettings::default()
             };
             Index::builder()
-                .schema(schema)
+                .schema(schema())
                 .settings(settings)
                 .create_in_dir(dir)
                 .map_err(index_error)?
         };
+        let fields = fields_of(&index.schema()).map_err(index_error)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -113,14 +127,18 @@ impl Partition {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(());
         };
-        let mut tokens = HashSet::new();
+        let mut tokens = HashSet::with_hasher(foldhash::fast::RandomState::default());
         for entry in entries {
             tokens_of(&entry.line, &mut tokens);
         }
         let mut token_text = String::with_capacity(tokens.iter().map(|t| t.len() + 1).sum());
+        let mut grams = GramSet::default();
         for token in &tokens {
             token_text.push_str(token);
             token_text.push(' ');
+            if self.fields.grams.is_some() && token != LONG_TOKEN_MARKER {
+                grams.add_token(token);
+            }
         }
         let mut encoded =
             Vec::with_capacity(entries.iter().map(LogEntry::raw_len).sum::<usize>() + 16);
@@ -130,6 +148,9 @@ impl Partition {
         document.add_i64(self.fields.min_ns, first.timestamp_ns);
         document.add_i64(self.fields.max_ns, last.timestamp_ns);
         document.add_text(self.fields.tokens, token_text);
+        if let Some(field) = self.fields.grams {
+            document.add_text(field, grams.to_text());
+        }
         document.add_bytes(self.fields.entries, &encoded);
         let mut writer = self
             .writer
@@ -207,8 +228,7 @@ impl Partition {
             ),
         ];
         for requirement in required_tokens {
-            // Tokens are alphanumeric, so they need no escaping inside a pattern.
-            let pattern = match requirement {
+            let clause = match requirement {
                 TokenRequirement::Exact(token) => {
                     clauses.push((
                         Occur::Must,
@@ -219,24 +239,45 @@ impl Partition {
                     ));
                     continue;
                 }
-                TokenRequirement::EndsWith(piece) => format!(".*{piece}"),
-                TokenRequirement::StartsWith(piece) => format!("{piece}.*"),
-                TokenRequirement::Contains(piece) => format!(".*{piece}.*"),
+                TokenRequirement::EndsWith(piece)
+                | TokenRequirement::StartsWith(piece)
+                | TokenRequirement::Contains(piece)
+                    if self.fields.grams.is_some() =>
+                {
+                    let Some(grams_field) = self.fields.grams else {
+                        continue;
+                    };
+                    let grams = grams_of_piece(piece);
+                    if grams.is_empty() {
+                        // Too short to prune cheaply; the other pieces and the exact
+                        // filter still apply.
+                        continue;
+                    }
+                    let all_grams: Vec<(Occur, Box<dyn Query>)> = grams
+                        .iter()
+                        .map(|gram| {
+                            (
+                                Occur::Must,
+                                Box::new(TermQuery::new(
+                                    Term::from_field_text(grams_field, gram),
+                                    IndexRecordOption::Basic,
+                                )) as Box<dyn Query>,
+                            )
+                        })
+                        .collect();
+                    self.piece_or_long_token(Box::new(BooleanQuery::new(all_grams)))
+                }
+                TokenRequirement::EndsWith(piece) => {
+                    self.piece_or_long_token(self.regex(&format!(".*{piece}"))?)
+                }
+                TokenRequirement::StartsWith(piece) => {
+                    self.piece_or_long_token(self.regex(&format!("{piece}.*"))?)
+                }
+                TokenRequirement::Contains(piece) => {
+                    self.piece_or_long_token(self.regex(&format!(".*{piece}.*"))?)
+                }
             };
-            let query = RegexQuery::from_pattern(&pattern, self.fields.tokens)
-                .map_err(|err| self.index_error(err))?;
-            // A partial piece may lie inside a token too long to be indexed.
-            let long = TermQuery::new(
-                Term::from_field_text(self.fields.tokens, LONG_TOKEN_MARKER),
-                IndexRecordOption::Basic,
-            );
-            clauses.push((
-                Occur::Must,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Should, Box::new(query) as Box<dyn Query>),
-                    (Occur::Should, Box::new(long)),
-                ])),
-            ));
+            clauses.push((Occur::Must, clause));
         }
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
@@ -259,6 +300,26 @@ impl Partition {
             chunks.push((stream, entries));
         }
         Ok(chunks)
+    }
+
+    /// Tokens matching a pattern, by a scan of the term dictionary (partitions without
+    /// trigrams). Tokens are alphanumeric, so they need no escaping inside a pattern.
+    fn regex(&self, pattern: &str) -> Result<Box<dyn Query>, LogStoreError> {
+        RegexQuery::from_pattern(pattern, self.fields.tokens)
+            .map(|query| Box::new(query) as Box<dyn Query>)
+            .map_err(|err| self.index_error(err))
+    }
+
+    /// `piece` or the marker of a token too long to be indexed, which may hold the piece.
+    fn piece_or_long_token(&self, piece: Box<dyn Query>) -> Box<dyn Query> {
+        let long = TermQuery::new(
+            Term::from_field_text(self.fields.tokens, LONG_TOKEN_MARKER),
+            IndexRecordOption::Basic,
+        );
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Should, piece),
+            (Occur::Should, Box::new(long)),
+        ]))
     }
 
     /// Bytes the partition takes on disk.
