@@ -5,16 +5,23 @@ use crate::metrics::tsdb::{AppendReport, AppendSeries, Tsdb, TsdbError};
 
 /// Stores every accepted series of `decoded`; blocking until durable.
 pub fn store(decoded: &DecodedWrite, tsdb: &Tsdb) -> Result<AppendReport, TsdbError> {
-    let label_sets: Vec<Vec<(&str, &str)>> = decoded
-        .series()
-        .map(|series| series.labels().collect())
-        .collect();
+    // Every series' labels in one list (one allocation per request, not per series).
+    let mut labels: Vec<(&str, &str)> = Vec::new();
+    let mut ends = Vec::with_capacity(decoded.len());
+    for series in decoded.series() {
+        labels.extend(series.labels());
+        ends.push(labels.len());
+    }
     let batch: Vec<AppendSeries<'_>> = decoded
         .series()
-        .zip(&label_sets)
-        .map(|(series, labels)| AppendSeries {
-            labels,
-            samples: series.samples(),
+        .zip(&ends)
+        .scan(0, |start, (series, &end)| {
+            let range = *start..end;
+            *start = end;
+            Some(AppendSeries {
+                labels: &labels[range],
+                samples: series.samples(),
+            })
         })
         .collect();
     tsdb.append(&batch)

@@ -192,32 +192,44 @@ impl Tsdb {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut report = AppendReport::default();
-        let mut accepted: Vec<(SeriesRef, Vec<(i64, f64)>)> = Vec::with_capacity(batch.len());
+        // Accepted samples of all series in one list; each series names its range of it.
+        let mut kept: Vec<(i64, f64)> =
+            Vec::with_capacity(batch.iter().map(|series| series.samples.len()).sum());
+        let mut accepted: Vec<(SeriesRef, std::ops::Range<usize>)> =
+            Vec::with_capacity(batch.len());
         let mut to_log: Vec<(SeriesRef, usize)> = Vec::new();
         let mut outcomes = Vec::new();
         for (position, series) in batch.iter().enumerate() {
             if series.samples.is_empty() {
                 continue;
             }
-            if let Err(problem) = validate_labels(series.labels, &self.options.limits) {
-                report.reject(series.samples.len() as u64, || {
-                    format!("{}: {problem}", format_labels(series.labels))
-                });
-                continue;
-            }
-            let (series_ref, created) = match self.head.get_or_create(series.labels) {
-                Ok(found) => found,
-                Err(problem) => {
-                    report.reject(series.samples.len() as u64, || {
-                        format!("{}: {problem}", format_labels(series.labels))
-                    });
-                    continue;
+            // A label set equal to a stored series' passed validation when that series was
+            // created, so only unknown label sets are validated.
+            let found = self.head.index().get(series.labels);
+            let (series_ref, created) = match found {
+                Some(series_ref) => (series_ref, false),
+                None => {
+                    let created =
+                        validate_labels(series.labels, &self.options.limits).and_then(|()| {
+                            self.head
+                                .get_or_create(series.labels)
+                                .map_err(|problem| problem.to_string())
+                        });
+                    match created {
+                        Ok(created) => created,
+                        Err(problem) => {
+                            report.reject(series.samples.len() as u64, || {
+                                format!("{}: {problem}", format_labels(series.labels))
+                            });
+                            continue;
+                        }
+                    }
                 }
             };
             report.series_created += u64::from(created);
             outcomes.clear();
             self.head.check(series_ref, series.samples, &mut outcomes);
-            let mut kept = Vec::with_capacity(series.samples.len());
+            let first_kept = kept.len();
             for (sample, outcome) in series.samples.iter().zip(&outcomes) {
                 match outcome {
                     AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted => kept.push(*sample),
@@ -250,13 +262,13 @@ impl Tsdb {
                     }),
                 }
             }
-            if kept.is_empty() {
+            if kept.len() == first_kept {
                 continue;
             }
             if self.head.needs_logging(series_ref) {
                 to_log.push((series_ref, position));
             }
-            accepted.push((series_ref, kept));
+            accepted.push((series_ref, first_kept..kept.len()));
         }
         if accepted.is_empty() {
             return Ok(report);
@@ -270,11 +282,10 @@ impl Tsdb {
                 .collect();
             records::encode_series(&mut series_payload, &label_refs);
         }
-        let mut samples_payload =
-            Vec::with_capacity(accepted.iter().map(|(_, s)| s.len() * 10 + 4).sum());
+        let mut samples_payload = Vec::with_capacity(kept.len() * 10 + accepted.len() * 4);
         let sample_refs: Vec<(SeriesRef, &[(i64, f64)])> = accepted
             .iter()
-            .map(|(series_ref, samples)| (*series_ref, samples.as_slice()))
+            .map(|(series_ref, range)| (*series_ref, &kept[range.clone()]))
             .collect();
         records::encode_samples(&mut samples_payload, &sample_refs);
         if series_payload.is_empty() {
@@ -286,7 +297,7 @@ impl Tsdb {
             self.head.mark_logged(&logged);
         }
 
-        for (series_ref, samples) in &accepted {
+        for (series_ref, samples) in &sample_refs {
             self.head.apply(*series_ref, samples);
             report.samples_stored += samples.len() as u64;
         }
