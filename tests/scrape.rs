@@ -140,6 +140,30 @@ fn node_exporter_with_relabeling() {
         "metric relabeling did not drop"
     );
     assert!(!series(&server, "node_cpu_seconds_total{mode=\"idle\"}").is_empty());
+
+    // scrape_series_added: the first scrape adds every series, a later one with the same
+    // series adds none.
+    let scalar = |query: &str| -> f64 {
+        let encoded: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
+        let body = json(&server, &format!("/api/v1/query?query={encoded}"));
+        body["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let most = scalar("max_over_time(scrape_series_added{job=\"node\"}[5m])");
+        let least = scalar("min_over_time(scrape_series_added{job=\"node\"}[5m])");
+        if most > 100.0 && least == 0.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scrape_series_added: max {most}, min {least}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// node_exporter serving TLS with a certificate for `node.sightline.test` and requiring a

@@ -139,6 +139,8 @@ async fn scrape_once(context: &LoopContext, previous: HashSet<LabelSet>) -> Hash
         })
         .map(|(labels, _)| labels.clone())
         .collect();
+    // As Prometheus's scrape cache counts it: series this target did not expose last time.
+    let series_added = current.difference(&previous).count() as u64;
     for labels in previous.difference(&current) {
         series.push((
             labels.clone(),
@@ -146,10 +148,8 @@ async fn scrape_once(context: &LoopContext, previous: HashSet<LabelSet>) -> Hash
         ));
     }
     let mut error = error;
-    let mut series_added = 0u64;
     match append(&context.tsdb, series).await {
-        Ok((added, problems)) => {
-            series_added = added;
+        Ok((_, problems)) => {
             if error.is_none() && !problems.is_empty() {
                 tracing::debug!(target = %context.target.url, problems = ?problems, "some scraped samples were refused");
             }
