@@ -92,9 +92,9 @@ pub async fn tail(
         Ok(store) => store,
         Err(err) => return err.into_response(),
     };
-    let active = state.active_tailers.fetch_add(1, Ordering::AcqRel) + 1;
+    let slot = TailerSlot::take(state.clone());
+    let active = slot.active;
     if active > state.tail_limits.max_concurrent {
-        state.active_tailers.fetch_sub(1, Ordering::AcqRel);
         return ApiError::new(
             ErrorKind::TooManyRequests,
             format!(
@@ -106,11 +106,33 @@ pub async fn tail(
     }
     let tenant = tenant(&headers);
     let max_duration = state.tail_limits.max_duration;
+    // The slot moves into the callback, so it is given back however the socket ends, and
+    // also when the upgrade fails and the callback never runs.
     upgrade.on_upgrade(move |socket| async move {
+        let _slot = slot;
         let tailer = Tailer::new(store, &tenant, request);
         tailer.run(socket, max_duration).await;
-        state.active_tailers.fetch_sub(1, Ordering::AcqRel);
     })
+}
+
+/// One of the `max_concurrent_tail_requests` places, held while a tailer lives.
+struct TailerSlot {
+    state: Arc<LogsState>,
+    /// Tailers open counting this one.
+    active: usize,
+}
+
+impl TailerSlot {
+    fn take(state: Arc<LogsState>) -> TailerSlot {
+        let active = state.active_tailers.fetch_add(1, Ordering::AcqRel) + 1;
+        TailerSlot { state, active }
+    }
+}
+
+impl Drop for TailerSlot {
+    fn drop(&mut self) {
+        self.state.active_tailers.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// An entry waiting for its `delay_for` to pass.
