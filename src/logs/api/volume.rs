@@ -10,14 +10,13 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::labels::time_range_with_lookback;
-use super::query::{query_error, render_matrix, render_vector, respond, step};
+use super::query::{limit, query_error, render_matrix, render_vector, respond, step};
 use super::{store, tenant, LogsState};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::logs::logql::parse_matchers;
 use crate::logs::query::{run_volume, VolumeAggregation, VolumeRequest};
 use crate::metrics::api::params::{collect_params, param};
 
-const DEFAULT_LIMIT: usize = 100;
 const DEFAULT_LOOKBACK_NS: i64 = 3600 * 1_000_000_000;
 
 async fn volume(
@@ -40,12 +39,7 @@ async fn volume(
         } else {
             None
         };
-        let limit = match param(&params, "limit") {
-            None | Some("") => DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<usize>()
-                .map_err(|_| ApiError::bad_data(format!("invalid limit {text:?}")))?,
-        };
+        let limit = limit(&params)?;
         let target_labels = param(&params, "targetLabels")
             .filter(|text| !text.is_empty())
             .map(|text| {

@@ -149,7 +149,7 @@ async fn scrape_once(context: &LoopContext, previous: HashSet<LabelSet>) -> Hash
     }
     let mut error = error;
     match append(&context.tsdb, series).await {
-        Ok((_, problems)) => {
+        Ok(problems) => {
             if error.is_none() && !problems.is_empty() {
                 tracing::debug!(target = %context.target.url, problems = ?problems, "some scraped samples were refused");
             }
@@ -408,9 +408,9 @@ fn insert_scraped_label(labels: &mut LabelSet, name: &str, value: &str, honor: b
 async fn append(
     tsdb: &Arc<Tsdb>,
     series: Vec<(LabelSet, Vec<(i64, f64)>)>,
-) -> Result<(u64, Vec<String>), String> {
+) -> Result<Vec<String>, String> {
     if series.is_empty() {
-        return Ok((0, Vec::new()));
+        return Ok(Vec::new());
     }
     let tsdb = tsdb.clone();
     tokio::task::spawn_blocking(move || {
@@ -429,7 +429,7 @@ async fn append(
             .map(|((_, samples), labels)| AppendSeries { labels, samples })
             .collect();
         tsdb.append(&batch)
-            .map(|report| (report.series_created, report.errors))
+            .map(|report| report.errors)
             .map_err(|err| format!("storage error: {err}"))
     })
     .await
