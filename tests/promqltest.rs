@@ -4,11 +4,12 @@
 //! Every `eval` is one case. Cases listed in `tests/promqltest/known_failures.txt` may
 //! fail; the test fails when any other case fails, or when a listed case passes. Set
 //! `PROMQLTEST_WRITE_KNOWN_FAILURES=1` to rewrite that file with the current failures
-//! instead, and `PROMQLTEST_DIR` to run the scripts of another folder. Unlike upstream's
+//! instead, `PROMQLTEST_SHOW_KNOWN=1` to print why each listed case fails, and
+//! `PROMQLTEST_DIR` to run the scripts of another folder. Unlike upstream's
 //! runner, each instant query is evaluated once (no extra step-invariance or range-mode
-//! runs). Native histogram samples are not stored yet: loads skip them (the float series
-//! of the same load are stored) and cases expecting a histogram fail. Start timestamps
-//! (`@st`) cannot be loaded, so the cases after such a `load` fail.
+//! runs). `load_with_nhcb` also stores each classic histogram as a custom-bucket native
+//! histogram. Start timestamps (`@st`) cannot be loaded, so the cases after such a
+//! `load` fail.
 
 #[path = "promqltest/script.rs"]
 mod script;
@@ -19,8 +20,11 @@ use std::path::{Path, PathBuf};
 
 use script::{Command, Eval, EvalSpec, Expected, Grid, Labels, Load, Query, Series, Value};
 use sightline::config::duration::PromDuration;
+use sightline::metrics::histogram::FloatHistogram;
 use sightline::metrics::promql::{Engine, EngineOptions, QueryValue, RangeSeries};
-use sightline::metrics::tsdb::{AppendSeries, Tsdb, TsdbOptions, STALE_NAN_BITS};
+use sightline::metrics::tsdb::{
+    AppendHistogramSeries, AppendReport, AppendSeries, Tsdb, TsdbOptions, STALE_NAN_BITS,
+};
 use tempfile::TempDir;
 
 const KNOWN_FAILURES: &str = concat!(
@@ -222,6 +226,7 @@ fn write_known_failures(known: &KnownFailures, results: &BTreeMap<String, Vec<Ca
 
 /// Prints every difference from the known failures; returns how many there are.
 fn check_known_failures(known: &KnownFailures, results: &BTreeMap<String, Vec<Case>>) -> usize {
+    let show_known = std::env::var("PROMQLTEST_SHOW_KNOWN").is_ok_and(|value| value == "1");
     let mut problems = 0;
     for entry in &known.invalid {
         println!("invalid entry in known_failures.txt: {entry:?}");
@@ -235,6 +240,10 @@ fn check_known_failures(known: &KnownFailures, results: &BTreeMap<String, Vec<Ca
                     println!("FAILED {file}:{}: {}", case.line, case.expr);
                     println!("    {}", shorten(reason));
                     problems += 1;
+                }
+                (Some(reason), true) if show_known => {
+                    println!("known {file}:{}: {}", case.line, case.expr);
+                    println!("    {}", shorten(reason));
                 }
                 (None, true) => {
                     println!(
@@ -340,7 +349,7 @@ fn append(db: &Tsdb, load: &Load) -> Result<(), String> {
                 .zip(&series.values)
                 .filter_map(|(index, value)| {
                     let value = match value {
-                        Value::Gap | Value::Histogram => return None,
+                        Value::Gap | Value::Histogram(..) => return None,
                         Value::Float(value) => *value,
                         Value::Stale => f64::from_bits(STALE_NAN_BITS),
                     };
@@ -355,6 +364,47 @@ fn append(db: &Tsdb, load: &Load) -> Result<(), String> {
         .map(|(labels, samples)| AppendSeries { labels, samples })
         .collect();
     let report = db.append(&batch).map_err(|error| error.to_string())?;
+    check_report(&report)?;
+
+    let mut histogram_series: Vec<(Labels, Vec<(i64, FloatHistogram)>)> = load
+        .series
+        .iter()
+        .map(|series| {
+            let samples = (0i64..)
+                .zip(&series.values)
+                .filter_map(|(index, value)| match value {
+                    Value::Histogram(h, _) => Some((index * load.step_ms, (**h).clone())),
+                    _ => None,
+                })
+                .collect();
+            (series.labels.clone(), samples)
+        })
+        .filter(|(_, samples): &(Labels, Vec<(i64, FloatHistogram)>)| !samples.is_empty())
+        .collect();
+    if load.nhcb {
+        histogram_series.extend(classic_to_nhcb(load));
+    }
+    let histogram_labels: Vec<Vec<(&str, &str)>> = histogram_series
+        .iter()
+        .map(|(labels, _)| {
+            labels
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect()
+        })
+        .collect();
+    let batch: Vec<AppendHistogramSeries> = histogram_labels
+        .iter()
+        .zip(&histogram_series)
+        .map(|(labels, (_, samples))| AppendHistogramSeries { labels, samples })
+        .collect();
+    let report = db
+        .append_histograms(&batch)
+        .map_err(|error| error.to_string())?;
+    check_report(&report)
+}
+
+fn check_report(report: &AppendReport) -> Result<(), String> {
     if report.samples_rejected > 0 || !report.errors.is_empty() {
         return Err(format!(
             "{} samples rejected: {}",
@@ -363,6 +413,98 @@ fn append(db: &Tsdb, load: &Load) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `load_with_nhcb`: every classic histogram (`<name>_bucket{le=...}` with `<name>_count`
+/// and `<name>_sum` of the same other labels) also becomes a custom-bucket histogram
+/// series `<name>{...}`, one sample per step where its buckets have values.
+fn classic_to_nhcb(load: &Load) -> Vec<(Labels, Vec<(i64, FloatHistogram)>)> {
+    #[derive(Default)]
+    struct Family<'a> {
+        buckets: Vec<(f64, &'a [Value])>,
+        count: Option<&'a [Value]>,
+        sum: Option<&'a [Value]>,
+    }
+    let mut families: BTreeMap<Labels, Family> = BTreeMap::new();
+    for series in &load.series {
+        let Some(name) = series
+            .labels
+            .iter()
+            .find(|(name, _)| name == "__name__")
+            .map(|(_, value)| value.as_str())
+        else {
+            continue;
+        };
+        let base_labels = |base: &str| -> Labels {
+            let mut labels: Labels = series
+                .labels
+                .iter()
+                .filter(|(name, _)| name != "le" && name != "__name__")
+                .cloned()
+                .collect();
+            labels.push(("__name__".to_string(), base.to_string()));
+            labels.sort();
+            labels
+        };
+        if let Some(base) = name.strip_suffix("_bucket") {
+            let Some(le) = series
+                .labels
+                .iter()
+                .find(|(name, _)| name == "le")
+                .and_then(|(_, value)| value.parse::<f64>().ok())
+            else {
+                continue;
+            };
+            families
+                .entry(base_labels(base))
+                .or_default()
+                .buckets
+                .push((le, &series.values));
+        } else if let Some(base) = name.strip_suffix("_count") {
+            families.entry(base_labels(base)).or_default().count = Some(&series.values);
+        } else if let Some(base) = name.strip_suffix("_sum") {
+            families.entry(base_labels(base)).or_default().sum = Some(&series.values);
+        }
+    }
+    let float_at = |values: &[Value], index: usize| match values.get(index) {
+        Some(Value::Float(value)) => Some(*value),
+        _ => None,
+    };
+    let mut result = Vec::new();
+    for (labels, family) in families {
+        if family.buckets.is_empty() {
+            continue;
+        }
+        let steps = family
+            .buckets
+            .iter()
+            .map(|(_, values)| values.len())
+            .max()
+            .unwrap_or(0);
+        let mut samples = Vec::new();
+        for index in 0..steps {
+            let (bounds, counts): (Vec<f64>, Vec<f64>) = family
+                .buckets
+                .iter()
+                .filter_map(|(le, values)| Some((*le, float_at(values, index)?)))
+                .unzip();
+            if bounds.is_empty() {
+                continue;
+            }
+            let count = family.count.and_then(|values| float_at(values, index));
+            let sum = family
+                .sum
+                .and_then(|values| float_at(values, index))
+                .unwrap_or(0.0);
+            if let Ok(h) = FloatHistogram::from_classic(&bounds, &counts, count, sum) {
+                samples.push((index as i64 * load.step_ms, h));
+            }
+        }
+        if !samples.is_empty() {
+            result.push((labels, samples));
+        }
+    }
+    result
 }
 
 fn run_eval(engine: &Engine, db: &Tsdb, expr: &str, spec: &EvalSpec) -> Result<(), String> {
@@ -437,7 +579,7 @@ fn compare(spec: &EvalSpec, value: &QueryValue) -> Result<(), String> {
             }
         }
         (Expected::Scalar(expected), QueryValue::Scalar { v, .. }) => {
-            if value_matches(Value::Float(*expected), *v) {
+            if value_matches(&Value::Float(*expected), *v) {
                 Ok(())
             } else {
                 Err(format!(
@@ -448,9 +590,15 @@ fn compare(spec: &EvalSpec, value: &QueryValue) -> Result<(), String> {
             }
         }
         (Expected::Series(expected), QueryValue::Vector(samples)) if spec.grid.is_none() => {
-            let actual: Vec<(&Labels, f64)> = samples
+            let actual: Vec<(&Labels, Actual)> = samples
                 .iter()
-                .map(|sample| (&sample.labels, sample.v))
+                .map(|sample| {
+                    let value = match &sample.h {
+                        Some(h) => Actual::H(h),
+                        None => Actual::F(sample.v),
+                    };
+                    (&sample.labels, value)
+                })
                 .collect();
             compare_vector(expected, &actual, spec.ordered)
         }
@@ -485,9 +633,23 @@ fn describe(value: &QueryValue) -> String {
     }
 }
 
+/// A returned sample value.
+#[derive(Clone, Copy)]
+enum Actual<'a> {
+    F(f64),
+    H(&'a FloatHistogram),
+}
+
+fn format_actual(value: Actual) -> String {
+    match value {
+        Actual::F(v) => format_value(v),
+        Actual::H(h) => h.to_string(),
+    }
+}
+
 fn compare_vector(
     expected: &[Series],
-    actual: &[(&Labels, f64)],
+    actual: &[(&Labels, Actual)],
     ordered: bool,
 ) -> Result<(), String> {
     let mut seen = vec![false; expected.len()];
@@ -496,7 +658,7 @@ fn compare_vector(
             return Err(format!(
                 "unexpected series {} {}",
                 format_labels(labels),
-                format_value(*value)
+                format_actual(*value)
             ));
         };
         if std::mem::replace(&mut seen[index], true) {
@@ -508,13 +670,13 @@ fn compare_vector(
                 format_labels(labels)
             ));
         }
-        let want = expected[index].values[0];
-        if !value_matches(want, *value) {
+        let want = &expected[index].values[0];
+        if !actual_matches(want, *value) {
             return Err(format!(
                 "{}: expected {}, got {}",
                 format_labels(labels),
                 format_expected(want),
-                format_value(*value)
+                format_actual(*value)
             ));
         }
     }
@@ -545,31 +707,38 @@ fn compare_matrix(expected: &[Series], actual: &[RangeSeries], grid: Grid) -> Re
         let Some(index) = expected.iter().position(|e| e.labels == series.labels) else {
             return Err(format!(
                 "unexpected series {labels} with {} points",
-                series.points.len()
+                series.points.len() + series.histograms.len()
             ));
         };
         if std::mem::replace(&mut seen[index], true) {
             return Err(format!("series {labels} returned twice"));
         }
-        let want: Vec<(i64, Value)> = (0i64..)
+        let want: Vec<(i64, &Value)> = (0i64..)
             .zip(&expected[index].values)
             .filter(|(_, value)| **value != Value::Gap)
-            .map(|(step, value)| (grid.start_ms + step * grid.step_ms, *value))
+            .map(|(step, value)| (grid.start_ms + step * grid.step_ms, value))
             .collect();
-        if want.len() != series.points.len() {
+        let mut points: Vec<(i64, Actual)> = series
+            .points
+            .iter()
+            .map(|(t, v)| (*t, Actual::F(*v)))
+            .chain(series.histograms.iter().map(|(t, h)| (*t, Actual::H(h))))
+            .collect();
+        points.sort_by_key(|(t, _)| *t);
+        if want.len() != points.len() {
             return Err(format!(
                 "{labels}: expected {} points, got {}: {}",
                 want.len(),
-                series.points.len(),
-                format_points(&series.points)
+                points.len(),
+                format_points(&points)
             ));
         }
-        for ((want_t, want_v), (t, v)) in want.iter().zip(&series.points) {
-            if want_t != t || !value_matches(*want_v, *v) {
+        for ((want_t, want_v), (t, v)) in want.iter().zip(&points) {
+            if want_t != t || !actual_matches(want_v, *v) {
                 return Err(format!(
                     "{labels}: expected {} @{want_t}, got {} @{t}",
-                    format_expected(*want_v),
-                    format_value(*v)
+                    format_expected(want_v),
+                    format_actual(*v)
                 ));
             }
         }
@@ -593,12 +762,25 @@ fn is_stale(value: f64) -> bool {
     value.to_bits() == STALE_NAN_BITS
 }
 
+/// Histograms compare compacted, with [`EPSILON`] on counts, and on the counter reset hint
+/// only when the expectation names one.
+fn actual_matches(expected: &Value, actual: Actual) -> bool {
+    match (expected, actual) {
+        (Value::Histogram(want, hint_given), Actual::H(got)) => {
+            want.approx_eq(got, EPSILON)
+                && (!hint_given || want.counter_reset_hint == got.counter_reset_hint)
+        }
+        (_, Actual::H(_)) | (Value::Histogram(..), _) => false,
+        (_, Actual::F(value)) => value_matches(expected, value),
+    }
+}
+
 /// Equal within [`EPSILON`] (relative); NaN equals NaN, but the stale marker only itself.
-fn value_matches(expected: Value, actual: f64) -> bool {
+fn value_matches(expected: &Value, actual: f64) -> bool {
     let expected = match expected {
-        Value::Gap | Value::Histogram => return false,
+        Value::Gap | Value::Histogram(..) => return false,
         Value::Stale => return is_stale(actual),
-        Value::Float(expected) => expected,
+        Value::Float(expected) => *expected,
     };
     if expected.is_nan() || actual.is_nan() {
         return expected.is_nan() && actual.is_nan() && !is_stale(actual);
@@ -626,19 +808,19 @@ fn format_value(value: f64) -> String {
     }
 }
 
-fn format_expected(value: Value) -> String {
+fn format_expected(value: &Value) -> String {
     match value {
         Value::Gap => "_".into(),
-        Value::Histogram => "{{native histogram}}".into(),
+        Value::Histogram(h, _) => h.to_string(),
         Value::Stale => "stale".into(),
-        Value::Float(value) => format_value(value),
+        Value::Float(value) => format_value(*value),
     }
 }
 
-fn format_points(points: &[(i64, f64)]) -> String {
+fn format_points(points: &[(i64, Actual)]) -> String {
     let shown: Vec<String> = points
         .iter()
-        .map(|(t, v)| format!("{} @{t}", format_value(*v)))
+        .map(|(t, v)| format!("{} @{t}", format_actual(*v)))
         .collect();
     format!("[{}]", shown.join(", "))
 }

@@ -2,6 +2,7 @@
 //! write) and querying (PromQL, the Prometheus HTTP API).
 
 pub mod api;
+pub mod histogram;
 pub mod promql;
 pub mod remote;
 pub mod scrape;

@@ -5,27 +5,26 @@
 //! problem as a failed case.
 
 use regex::Regex;
+use sightline::metrics::histogram::{expand_test_series, parse_test_notation, FloatHistogram};
 
 /// Sorted `(name, value)` pairs, `__name__` included.
 pub type Labels = Vec<(String, String)>;
 
 /// One item of an expanded value sequence.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// `_`: no sample at this position.
     Gap,
     Float(f64),
     /// `stale`: the staleness marker.
     Stale,
-    /// `{{...}}`: a native histogram sample. Sightline does not store native histograms
-    /// yet: loads skip these (so the float series of the same load still run), and an
-    /// expected histogram fails the case.
-    Histogram,
+    /// `{{...}}`: a native histogram sample, and whether it named its counter reset hint
+    /// (expected results compare the hint only then).
+    Histogram(Box<FloatHistogram>, bool),
 }
 
 pub enum Command {
-    /// `load <step>` (or `load_with_nhcb <step>`, whose histogram conversion is not done:
-    /// only the float series are loaded).
+    /// `load <step>` or `load_with_nhcb <step>`.
     Load {
         line: usize,
         load: Result<Load, String>,
@@ -43,6 +42,8 @@ pub enum Command {
 pub struct Load {
     pub step_ms: i64,
     pub series: Vec<Series>,
+    /// `load_with_nhcb`: classic histograms are also stored as custom-bucket histograms.
+    pub nhcb: bool,
 }
 
 /// A series description with its value sequence: loaded data, or an expected result
@@ -185,7 +186,10 @@ pub fn parse(text: &str) -> Vec<Command> {
         commands.push(match word.as_str() {
             "load" | "load_with_nhcb" => Command::Load {
                 line,
-                load: parse_load(rest, &block),
+                load: parse_load(rest, &block).map(|mut load| {
+                    load.nhcb = word == "load_with_nhcb";
+                    load
+                }),
             },
             _ if word.starts_with("eval") => Command::Eval(Box::new(Eval {
                 line,
@@ -224,7 +228,11 @@ fn parse_load(rest: &str, block: &[(usize, &str)]) -> Result<Load, String> {
             None => series.push(parsed),
         }
     }
-    Ok(Load { step_ms, series })
+    Ok(Load {
+        step_ms,
+        series,
+        nhcb: false,
+    })
 }
 
 /// The expression of an `eval` line (after `instant at <t>` or `range ... step <d>`).
@@ -689,19 +697,54 @@ fn parse_values(text: &str) -> Result<Vec<Value>, String> {
     Ok(values)
 }
 
+/// `{{...}}`, optionally followed by `xN` or `+{{...}}xN` / `-{{...}}xN`.
+fn expand_histograms(item: &str, values: &mut Vec<Value>) -> Result<(), String> {
+    let first_end = item
+        .find("}}")
+        .map(|end| end + 2)
+        .ok_or_else(|| format!("unclosed histogram in {item:?}"))?;
+    let (base, hint_given) = parse_test_notation(&item[..first_end])?;
+    let rest = &item[first_end..];
+    if rest.is_empty() {
+        values.push(Value::Histogram(Box::new(base), hint_given));
+        return Ok(());
+    }
+    let (delta, count, subtract) = if let Some(count) = rest.strip_prefix('x') {
+        (FloatHistogram::default(), count, false)
+    } else {
+        let subtract = rest.starts_with('-');
+        let delta_text = rest
+            .get(1..)
+            .filter(|_| rest.starts_with(['+', '-']))
+            .ok_or_else(|| format!("bad histogram series {item:?}"))?;
+        let (delta_text, count) = delta_text
+            .rsplit_once("}}x")
+            .ok_or_else(|| format!("bad histogram series {item:?}"))?;
+        let (delta, _) = parse_test_notation(&format!("{delta_text}}}}}"))?;
+        (delta, count, subtract)
+    };
+    let count: usize = count
+        .parse()
+        .ok()
+        .filter(|&count| count < MAX_EXPANSION)
+        .ok_or_else(|| format!("bad repeat count in {item:?}"))?;
+    let expanded = if rest.starts_with('x') {
+        vec![base; count + 1]
+    } else {
+        expand_test_series(&base, &delta, count, subtract)?
+    };
+    values.extend(
+        expanded
+            .into_iter()
+            .map(|h| Value::Histogram(Box::new(h), hint_given)),
+    );
+    Ok(())
+}
+
 /// Appends the values of one item: `v`, `_`, `stale`, `_xn`, `axn`, `a+bxn`, `a-bxn`.
 fn expand_item(item: &str, values: &mut Vec<Value>) -> Result<(), String> {
-    if item.contains('{') {
-        // `{{...}}`, optionally followed by `xN` or `+{{...}}xN` / `-{{...}}xN`.
-        let count = item
-            .rsplit_once("}}x")
-            .and_then(|(_, count)| count.parse::<usize>().ok())
-            .map_or(1, |count| count + 1);
-        values.extend(std::iter::repeat_n(
-            Value::Histogram,
-            count.min(MAX_EXPANSION),
-        ));
-        return Ok(());
+    if item.starts_with("{{") {
+        return expand_histograms(item, values);
     }
     match item {
         "_" => values.push(Value::Gap),

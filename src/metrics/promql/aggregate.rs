@@ -12,6 +12,7 @@ use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 use super::error::QueryError;
 use super::eval::{by_step, EvalResult, Evaluator, OutputBuilder, Series, Steps, Val};
 use super::value::Labels;
+use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::labels::is_valid_label_name;
 
 pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) -> EvalResult<Val> {
@@ -36,7 +37,41 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
             scalar_param = Some(ev.eval_scalar(param, steps)?);
         }
     }
-    let input = ev.eval_vector(&agg.expr, steps)?;
+    let mut input = ev.eval_vector(&agg.expr, steps)?;
+    let has_histograms = input.iter().any(|s| !s.hists.is_empty());
+    // Histogram samples by step, for `sum`/`avg`; other operators count them, keep them
+    // as they are (`limitk`, `limit_ratio`) or ignore them.
+    let mut hist_table: Vec<Vec<(u32, FloatHistogram)>> = Vec::new();
+    if has_histograms {
+        match op {
+            T_SUM | T_AVG => {
+                hist_table = vec![Vec::new(); steps.len()];
+                for (index, s) in input.iter_mut().enumerate() {
+                    for (t, h) in std::mem::take(&mut s.hists) {
+                        hist_table[steps.index(t)].push((index as u32, h));
+                    }
+                }
+            }
+            T_COUNT | T_GROUP | T_LIMITK | T_LIMIT_RATIO => {
+                for s in input.iter_mut() {
+                    if s.hists.is_empty() {
+                        continue;
+                    }
+                    // Stand-ins at the histograms' times; `limitk`/`limit_ratio` put the
+                    // histograms back afterwards.
+                    let times: Vec<i64> = s.hists.iter().map(|(t, _)| *t).collect();
+                    s.points.extend(times.into_iter().map(|t| (t, 0.0)));
+                    s.points.sort_by_key(|p| p.0);
+                }
+            }
+            _ => {
+                ev.info(format!("ignored histogram in {} aggregation", agg.op));
+                for s in input.iter_mut() {
+                    s.hists.clear();
+                }
+            }
+        }
+    }
     let modifier = agg.modifier.as_ref();
     let mut groups: HashMap<Labels, u32> = HashMap::new();
     let mut group_labels: Vec<Labels> = Vec::new();
@@ -63,7 +98,7 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
         group_drops_name: &group_drops_name,
         steps,
     };
-    let series = match op {
+    let mut series = match op {
         T_TOPK | T_BOTTOMK | T_LIMITK => {
             ctx.select_k(op, &table, scalar_param.as_deref().unwrap_or(&[]))?
         }
@@ -76,7 +111,33 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
         T_COUNT_VALUES => ctx.count_values(&table, label_param.as_deref().unwrap_or("")),
         _ => ctx.fold(op, &table),
     };
+    if has_histograms && matches!(op, T_LIMITK | T_LIMIT_RATIO) {
+        restore_histograms(&input, &mut series);
+    }
+    if !hist_table.is_empty() {
+        ctx.fold_histograms(ev, op, &table, hist_table, &mut series);
+    }
     Ok(Val::Vector(series))
+}
+
+/// Puts back the histogram samples that stood in as floats for `limitk`/`limit_ratio`
+/// (whose output series are input series).
+fn restore_histograms(input: &[Series], output: &mut [Series]) {
+    for out in output.iter_mut() {
+        let Some(source) = input.iter().find(|s| s.labels == out.labels) else {
+            continue;
+        };
+        if source.hists.is_empty() {
+            continue;
+        }
+        let points = std::mem::take(&mut out.points);
+        for (t, v) in points {
+            match source.hists.binary_search_by_key(&t, |(time, _)| *time) {
+                Ok(position) => out.hists.push(source.hists[position].clone()),
+                Err(_) => out.points.push((t, v)),
+            }
+        }
+    }
 }
 
 fn unparen(expr: &Expr) -> &Expr {
@@ -223,6 +284,81 @@ impl Grouped<'_> {
             }
         }
         out.series
+    }
+
+    /// `sum`/`avg` of histogram samples per group and step. A group that has floats too
+    /// at a step gets no result there (Prometheus warns).
+    fn fold_histograms(
+        &self,
+        ev: &Evaluator,
+        op: u16,
+        float_table: &[Vec<(u32, f64)>],
+        hist_table: Vec<Vec<(u32, FloatHistogram)>>,
+        output: &mut Vec<Series>,
+    ) {
+        let mut by_group: HashMap<u32, usize> = output
+            .iter()
+            .enumerate()
+            .filter_map(|(position, s)| {
+                let group = self
+                    .group_labels
+                    .iter()
+                    .position(|labels| *labels == s.labels)?;
+                Some((group as u32, position))
+            })
+            .collect();
+        for (step_index, samples) in hist_table.into_iter().enumerate() {
+            if samples.is_empty() {
+                continue;
+            }
+            let t = self.steps.time(step_index);
+            let mut groups: Vec<(u32, Vec<FloatHistogram>)> = Vec::new();
+            for (index, h) in samples {
+                let group = self.series_group[index as usize];
+                match groups.iter_mut().find(|(g, _)| *g == group) {
+                    Some((_, members)) => members.push(h),
+                    None => groups.push((group, vec![h])),
+                }
+            }
+            for (group, members) in groups {
+                let has_floats = float_table[step_index]
+                    .iter()
+                    .any(|(index, _)| self.series_group[*index as usize] == group);
+                let position = by_group.get(&group).copied();
+                if has_floats {
+                    ev.warn("encountered a mix of histograms and floats for aggregation".into());
+                    if let Some(position) = position {
+                        output[position].points.retain(|(time, _)| *time != t);
+                    }
+                    continue;
+                }
+                let labels = &self.group_labels[group as usize];
+                let count = members.len();
+                let Some(mut total) =
+                    super::native::sum_histograms(ev, members.iter(), labels, "aggregation")
+                else {
+                    continue;
+                };
+                if op == T_AVG {
+                    total.div(count as f64);
+                }
+                total.compact(0);
+                let position = match position {
+                    Some(position) => position,
+                    None => {
+                        let (labels, drop_name) = self.group_series(group);
+                        output.push(Series::floats(labels, Vec::new(), drop_name));
+                        by_group.insert(group, output.len() - 1);
+                        output.len() - 1
+                    }
+                };
+                output[position].hists.push((t, total));
+            }
+        }
+        for s in output.iter_mut() {
+            s.hists.sort_by_key(|(t, _)| *t);
+        }
+        output.retain(|s| !s.is_empty());
     }
 
     /// Samples of one step split by group, groups in order of first appearance.

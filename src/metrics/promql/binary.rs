@@ -12,13 +12,16 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::error::QueryError;
 use super::eval::{by_step, EvalResult, Evaluator, OutputBuilder, Series, Steps, Val};
+use super::native::{self, Operand, Sample};
 use super::value::Labels;
+use crate::metrics::histogram::FloatHistogram;
 
 pub(super) fn eval_binary(ev: &Evaluator, binary: &BinaryExpr, steps: Steps) -> EvalResult<Val> {
     let op = binary.op.id();
     let return_bool = binary.modifier.as_ref().is_some_and(|m| m.return_bool);
     let lhs = ev.eval(&binary.lhs, steps)?;
     let rhs = ev.eval(&binary.rhs, steps)?;
+    let op_text = binary.op.to_string();
     match (lhs, rhs) {
         (Val::Scalar(left), Val::Scalar(right)) => Ok(Val::Scalar(
             left.into_iter()
@@ -33,7 +36,9 @@ pub(super) fn eval_binary(ev: &Evaluator, binary: &BinaryExpr, steps: Steps) -> 
                 .collect(),
         )),
         (Val::Vector(vector), Val::Scalar(scalar)) => Ok(Val::Vector(vector_scalar(
+            ev,
             op,
+            &op_text,
             vector,
             &scalar,
             false,
@@ -41,7 +46,9 @@ pub(super) fn eval_binary(ev: &Evaluator, binary: &BinaryExpr, steps: Steps) -> 
             steps,
         ))),
         (Val::Scalar(scalar), Val::Vector(vector)) => Ok(Val::Vector(vector_scalar(
+            ev,
             op,
+            &op_text,
             vector,
             &scalar,
             true,
@@ -53,14 +60,28 @@ pub(super) fn eval_binary(ev: &Evaluator, binary: &BinaryExpr, steps: Steps) -> 
             let matching = modifier.and_then(|m| m.matching.as_ref());
             match op {
                 T_LAND | T_LOR | T_LUNLESS => {
-                    Ok(Val::Vector(set_operation(op, left, right, matching, steps)))
+                    let (mut left, mut right) = (left, right);
+                    let has_histograms = add_stand_ins(&mut left) | add_stand_ins(&mut right);
+                    let mut result = set_operation(op, &left, &right, matching, steps);
+                    if has_histograms {
+                        restore_histograms(&left, &right, &mut result);
+                    }
+                    Ok(Val::Vector(result))
                 }
                 _ => {
                     let card = modifier
                         .map(|m| m.card.clone())
                         .unwrap_or(VectorMatchCardinality::OneToOne);
-                    vector_vector(op, left, right, matching, &card, return_bool, steps)
-                        .map(Val::Vector)
+                    let (mut left, mut right) = (left, right);
+                    add_stand_ins(&mut left);
+                    add_stand_ins(&mut right);
+                    let context = BinaryContext {
+                        ev,
+                        op,
+                        op_text: &op_text,
+                        return_bool,
+                    };
+                    vector_vector(&context, left, right, matching, &card, steps).map(Val::Vector)
                 }
             }
         }
@@ -105,8 +126,11 @@ pub(super) fn arithmetic(op: u16, l: f64, r: f64) -> f64 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn vector_scalar(
+    ev: &Evaluator,
     op: u16,
+    op_text: &str,
     mut vector: Vec<Series>,
     scalar: &[f64],
     scalar_on_left: bool,
@@ -115,6 +139,23 @@ fn vector_scalar(
 ) -> Vec<Series> {
     for series in &mut vector {
         let comparison = is_comparison(op);
+        if !series.hists.is_empty() {
+            let hists = std::mem::take(&mut series.hists);
+            for (t, h) in &hists {
+                let s = Operand::F(scalar[steps.index(*t)]);
+                let (l, r) = if scalar_on_left {
+                    (s, Operand::H(h))
+                } else {
+                    (Operand::H(h), s)
+                };
+                match native::binary_op(ev, op_text, l, r, return_bool, &series.labels) {
+                    Some(Sample::H(result)) => series.hists.push((*t, result)),
+                    Some(Sample::F(value)) => series.points.push((*t, value)),
+                    None => {}
+                }
+            }
+            series.points.sort_by_key(|p| p.0);
+        }
         series.points.retain_mut(|(t, v)| {
             let s = scalar[steps.index(*t)];
             let (l, r) = if scalar_on_left { (s, *v) } else { (*v, s) };
@@ -135,7 +176,7 @@ fn vector_scalar(
             series.drop_name = true;
         }
     }
-    vector.retain(|series| !series.points.is_empty());
+    vector.retain(|series| !series.is_empty());
     vector
 }
 
@@ -215,8 +256,8 @@ impl StepMap {
 
 fn set_operation(
     op: u16,
-    left: Vec<Series>,
-    right: Vec<Series>,
+    left: &[Series],
+    right: &[Series],
     matching: Option<&LabelModifier>,
     steps: Steps,
 ) -> Vec<Series> {
@@ -229,8 +270,8 @@ fn set_operation(
         .iter()
         .map(|s| signatures.id(&s.labels, matching))
         .collect();
-    let left_steps = by_step(&left, steps);
-    let right_steps = by_step(&right, steps);
+    let left_steps = by_step(left, steps);
+    let right_steps = by_step(right, steps);
     let mut present = StepMap::new(signatures.names.len());
     // Output keys: (side, series index); side 0 = left, 1 = right.
     let mut out: OutputBuilder<(u8, u32)> = OutputBuilder::new();
@@ -268,16 +309,77 @@ fn set_operation(
     out.series
 }
 
-#[allow(clippy::too_many_arguments)]
-fn vector_vector(
+/// What a vector-vector operation applies at each matched pair.
+struct BinaryContext<'a> {
+    ev: &'a Evaluator<'a>,
     op: u16,
+    op_text: &'a str,
+    return_bool: bool,
+}
+
+/// The bits of the NaN that stands in for a histogram sample in the per-step float
+/// tables of vector matching; the histogram itself is looked up in its series. No
+/// arithmetic produces this payload, and stand-ins never leave this module.
+const HISTOGRAM_STAND_IN: u64 = 0x7ff4_4849_5354_4f47;
+
+fn is_stand_in(value: f64) -> bool {
+    value.to_bits() == HISTOGRAM_STAND_IN
+}
+
+/// Adds a stand-in point for every histogram sample; returns whether there were any.
+fn add_stand_ins(series: &mut [Series]) -> bool {
+    let mut any = false;
+    for s in series.iter_mut().filter(|s| !s.hists.is_empty()) {
+        any = true;
+        let stand_in = f64::from_bits(HISTOGRAM_STAND_IN);
+        s.points.extend(s.hists.iter().map(|(t, _)| (*t, stand_in)));
+        s.points.sort_by_key(|p| p.0);
+    }
+    any
+}
+
+fn histogram_at(series: &Series, t: i64) -> Option<&FloatHistogram> {
+    let position = series
+        .hists
+        .binary_search_by_key(&t, |(time, _)| *time)
+        .ok()?;
+    Some(&series.hists[position].1)
+}
+
+/// Replaces the stand-ins in set-operation results (whose series are input series) by
+/// the histograms they stand for.
+fn restore_histograms(left: &[Series], right: &[Series], output: &mut [Series]) {
+    for out in output.iter_mut() {
+        if !out.points.iter().any(|(_, v)| is_stand_in(*v)) {
+            continue;
+        }
+        let sources: Vec<&Series> = left
+            .iter()
+            .chain(right)
+            .filter(|s| s.labels == out.labels)
+            .collect();
+        let points = std::mem::take(&mut out.points);
+        for (t, v) in points {
+            if !is_stand_in(v) {
+                out.points.push((t, v));
+                continue;
+            }
+            if let Some(h) = sources.iter().find_map(|s| histogram_at(s, t)) {
+                out.hists.push((t, h.clone()));
+            }
+        }
+    }
+}
+
+fn vector_vector(
+    context: &BinaryContext<'_>,
     left: Vec<Series>,
     right: Vec<Series>,
     matching: Option<&LabelModifier>,
     card: &VectorMatchCardinality,
-    return_bool: bool,
     steps: Steps,
 ) -> EvalResult<Vec<Series>> {
+    let (op, return_bool) = (context.op, context.return_bool);
     let one_is_left = matches!(card, VectorMatchCardinality::OneToMany(_));
     let (many, one) = if one_is_left {
         (&right, &left)
@@ -346,6 +448,50 @@ fn vector_vector(
             } else {
                 (many_value, one_value)
             };
+            let many_series = &many[many_index as usize];
+            let one_series = &one[one_index as usize];
+            if is_stand_in(l) || is_stand_in(r) {
+                let (left_series, right_series) = if one_is_left {
+                    (one_series, many_series)
+                } else {
+                    (many_series, one_series)
+                };
+                fn operand(series: &Series, t: i64, value: f64) -> Option<Operand<'_>> {
+                    if is_stand_in(value) {
+                        histogram_at(series, t).map(Operand::H)
+                    } else {
+                        Some(Operand::F(value))
+                    }
+                }
+                let (Some(lo), Some(ro)) =
+                    (operand(left_series, t, l), operand(right_series, t, r))
+                else {
+                    continue;
+                };
+                let Some(sample) = native::binary_op(
+                    context.ev,
+                    context.op_text,
+                    lo,
+                    ro,
+                    return_bool,
+                    &many_series.labels,
+                ) else {
+                    continue;
+                };
+                let output = out.series_for((many_index, one_index), || {
+                    result_labels(many_series, one_series, op, return_bool, matching, card)
+                });
+                if !one_to_one && seen_outputs.insert(output, many_index as usize).is_some() {
+                    return Err(QueryError::execution(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    ));
+                }
+                match sample {
+                    Sample::F(value) => out.series[output].points.push((t, value)),
+                    Sample::H(h) => out.series[output].hists.push((t, h)),
+                }
+                continue;
+            }
             let value = if comparison {
                 let keep = compare(op, l, r);
                 if return_bool {
@@ -358,8 +504,6 @@ fn vector_vector(
             } else {
                 arithmetic(op, l, r)
             };
-            let many_series = &many[many_index as usize];
-            let one_series = &one[one_index as usize];
             let output = out.series_for((many_index, one_index), || {
                 result_labels(many_series, one_series, op, return_bool, matching, card)
             });
@@ -383,10 +527,15 @@ fn vector_vector(
         let target = &mut merged.series[index];
         target.drop_name |= series.drop_name;
         target.points.extend(series.points);
+        target.hists.extend(series.hists);
     }
     for series in &mut merged.series {
         series.points.sort_by_key(|p| p.0);
-        if series.points.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+        series.hists.sort_by_key(|p| p.0);
+        let mut times: Vec<i64> = series.points.iter().map(|p| p.0).collect();
+        times.extend(series.hists.iter().map(|p| p.0));
+        times.sort_unstable();
+        if times.windows(2).any(|pair| pair[0] == pair[1]) {
             return Err(QueryError::execution(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));

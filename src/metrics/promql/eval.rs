@@ -15,6 +15,7 @@ use super::engine::{Engine, EngineOptions, QueryResult};
 use super::error::QueryError;
 use super::storage::Storage;
 use super::value::{InstantSample, Labels, QueryValue, RangeSeries};
+use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::index::{MatchOp, Matcher};
 use crate::metrics::tsdb::{is_stale_nan, SeriesData};
 
@@ -47,7 +48,24 @@ impl Cancel {
 pub(super) struct Series {
     pub labels: Labels,
     pub points: Vec<(i64, f64)>,
+    /// Native histogram points, sorted by time; never at a time `points` also holds.
+    pub hists: Vec<(i64, FloatHistogram)>,
     pub drop_name: bool,
+}
+
+impl Series {
+    pub fn floats(labels: Labels, points: Vec<(i64, f64)>, drop_name: bool) -> Series {
+        Series {
+            labels,
+            points,
+            hists: Vec::new(),
+            drop_name,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.hists.is_empty()
+    }
 }
 
 /// An evaluated node.
@@ -97,12 +115,20 @@ pub(super) struct RangeInput {
 }
 
 impl RangeInput {
-    /// Calls `f(step index, window samples)` for every step, sliding two cursors so each
-    /// sample is visited a bounded number of times.
-    pub fn for_each_window(&self, samples: &[(i64, f64)], mut f: impl FnMut(usize, &[(i64, f64)])) {
+    /// Calls `f(step index, window samples)` for every step.
+    pub fn for_each_window<V>(&self, samples: &[(i64, V)], mut f: impl FnMut(usize, &[(i64, V)])) {
+        for (index, range) in self.window_ranges(samples).into_iter().enumerate() {
+            f(index, &samples[range]);
+        }
+    }
+
+    /// The index range of `samples` inside each step's window, found by sliding two
+    /// cursors so each sample is visited a bounded number of times.
+    pub fn window_ranges<V>(&self, samples: &[(i64, V)]) -> Vec<std::ops::Range<usize>> {
         let (mut lo, mut hi) = (0usize, 0usize);
         let monotonic = self.window_ends.windows(2).all(|pair| pair[0] <= pair[1]);
-        for (index, &end) in self.window_ends.iter().enumerate() {
+        let mut ranges = Vec::with_capacity(self.window_ends.len());
+        for &end in &self.window_ends {
             let start = end - self.range_ms;
             if !monotonic {
                 lo = 0;
@@ -114,8 +140,9 @@ impl RangeInput {
             while lo < hi && samples[lo].0 <= start {
                 lo += 1;
             }
-            f(index, &samples[lo..hi.max(lo)]);
+            ranges.push(lo..hi.max(lo));
         }
+        ranges
     }
 }
 
@@ -194,6 +221,9 @@ impl<'a> Evaluator<'a> {
                         for point in &mut s.points {
                             point.1 = -point.1;
                         }
+                        for (_, h) in &mut s.hists {
+                            h.scale(-1.0);
+                        }
                     }
                     Ok(Val::Vector(series))
                 }
@@ -217,7 +247,8 @@ impl<'a> Evaluator<'a> {
                     .into_iter()
                     .filter_map(|mut s| {
                         s.points.retain(|&(t, _)| t > end - range && t <= end);
-                        (!s.points.is_empty()).then_some(s)
+                        s.hists.retain(|(t, _)| *t > end - range && *t <= end);
+                        (!s.is_empty()).then_some(s)
                     })
                     .collect();
                 Ok(Val::Matrix(series))
@@ -285,29 +316,50 @@ impl<'a> Evaluator<'a> {
                 self.check_limits()?;
             }
             let samples = &data.samples;
+            let hists = &data.histograms;
             let mut points = Vec::new();
-            let mut cursor = 0usize;
+            let mut hist_points = Vec::new();
+            let (mut cursor, mut hist_cursor) = (0usize, 0usize);
             for (step_index, &read_at) in read_times.iter().enumerate() {
                 if !monotonic {
                     cursor = 0;
+                    hist_cursor = 0;
                 }
                 while cursor < samples.len() && samples[cursor].0 <= read_at {
                     cursor += 1;
                 }
-                if cursor == 0 {
-                    continue;
+                while hist_cursor < hists.len() && hists[hist_cursor].0 <= read_at {
+                    hist_cursor += 1;
                 }
-                let (t, v) = samples[cursor - 1];
-                if t <= read_at - lookback || is_stale_nan(v) {
-                    continue;
+                let float = cursor.checked_sub(1).map(|i| samples[i]);
+                let hist = hist_cursor.checked_sub(1).map(|i| &hists[i]);
+                // The newer of the two kinds is the series' current sample.
+                match (float, hist) {
+                    (Some((t, v)), h) if h.is_none_or(|h| h.0 < t) => {
+                        if t <= read_at - lookback || is_stale_nan(v) {
+                            continue;
+                        }
+                        let value = if sample_time { t as f64 / 1000.0 } else { v };
+                        points.push((steps.time(step_index), value));
+                    }
+                    (_, Some((t, h))) => {
+                        if *t <= read_at - lookback {
+                            continue;
+                        }
+                        if sample_time {
+                            points.push((steps.time(step_index), *t as f64 / 1000.0));
+                        } else {
+                            hist_points.push((steps.time(step_index), h.clone()));
+                        }
+                    }
+                    _ => {}
                 }
-                let value = if sample_time { t as f64 / 1000.0 } else { v };
-                points.push((steps.time(step_index), value));
             }
-            if !points.is_empty() {
+            if !points.is_empty() || !hist_points.is_empty() {
                 result.push(Series {
                     labels: data.labels,
                     points,
+                    hists: hist_points,
                     drop_name: false,
                 });
             }
@@ -358,13 +410,16 @@ impl<'a> Evaluator<'a> {
                         |SeriesData {
                              labels,
                              mut samples,
+                             histograms,
                          }| {
                             samples.retain(|&(_, v)| !is_stale_nan(v));
-                            (!samples.is_empty()).then_some(Series {
+                            let series = Series {
                                 labels,
                                 points: samples,
+                                hists: histograms,
                                 drop_name: false,
-                            })
+                            };
+                            (!series.is_empty()).then_some(series)
                         },
                     )
                     .collect();
@@ -405,11 +460,11 @@ impl<'a> Evaluator<'a> {
                     };
                     match self.eval(&subquery.expr, inner)? {
                         Val::Vector(series) => series,
-                        Val::Scalar(values) => vec![Series {
-                            labels: Vec::new(),
-                            points: inner.times().zip(values).collect(),
-                            drop_name: false,
-                        }],
+                        Val::Scalar(values) => vec![Series::floats(
+                            Vec::new(),
+                            inner.times().zip(values).collect(),
+                            false,
+                        )],
                         _ => {
                             return Err(QueryError::bad_data(
                                 "subquery is only allowed on instant vector or scalar",
@@ -508,10 +563,16 @@ fn finish_names(series: &mut Vec<Series>, merge_disjoint: bool) -> EvalResult<()
             }
             Some(&index) => {
                 let existing = &mut merged[index];
-                let overlaps = s
-                    .points
+                let times = |series: &Series| -> Vec<i64> {
+                    let mut times: Vec<i64> = series.points.iter().map(|p| p.0).collect();
+                    times.extend(series.hists.iter().map(|p| p.0));
+                    times.sort_unstable();
+                    times
+                };
+                let existing_times = times(existing);
+                let overlaps = times(&s)
                     .iter()
-                    .any(|(t, _)| existing.points.binary_search_by_key(t, |p| p.0).is_ok());
+                    .any(|t| existing_times.binary_search(t).is_ok());
                 if !merge_disjoint || overlaps {
                     return Err(QueryError::execution(
                         "vector cannot contain metrics with the same labelset",
@@ -519,6 +580,8 @@ fn finish_names(series: &mut Vec<Series>, merge_disjoint: bool) -> EvalResult<()
                 }
                 existing.points.extend(s.points);
                 existing.points.sort_by_key(|p| p.0);
+                existing.hists.extend(s.hists);
+                existing.hists.sort_by_key(|p| p.0);
             }
         }
     }
@@ -575,12 +638,21 @@ impl Engine {
                 QueryValue::Vector(
                     series
                         .into_iter()
-                        .filter_map(|s| {
-                            let (t, v) = *s.points.first()?;
+                        .filter_map(|mut s| {
+                            if let Some(&(t, v)) = s.points.first() {
+                                return Some(InstantSample {
+                                    labels: s.labels,
+                                    t,
+                                    v,
+                                    h: None,
+                                });
+                            }
+                            let (t, h) = s.hists.pop()?;
                             Some(InstantSample {
                                 labels: s.labels,
                                 t,
-                                v,
+                                v: 0.0,
+                                h: Some(Box::new(h)),
                             })
                         })
                         .collect(),
@@ -636,11 +708,11 @@ impl Engine {
             step: step_ms,
         };
         let mut series = match evaluator.eval(&expr, steps)? {
-            Val::Scalar(values) => vec![Series {
-                labels: Vec::new(),
-                points: steps.times().zip(values).collect(),
-                drop_name: false,
-            }],
+            Val::Scalar(values) => vec![Series::floats(
+                Vec::new(),
+                steps.times().zip(values).collect(),
+                false,
+            )],
             Val::Vector(series) => series,
             _ => {
                 return Err(QueryError::bad_data(
@@ -649,7 +721,7 @@ impl Engine {
             }
         };
         finish_names(&mut series, true)?;
-        series.retain(|s| !s.points.is_empty());
+        series.retain(|s| !s.is_empty());
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(QueryResult {
             value: QueryValue::Matrix(into_range_series(series)),
@@ -665,6 +737,7 @@ fn into_range_series(series: Vec<Series>) -> Vec<RangeSeries> {
         .map(|s| RangeSeries {
             labels: s.labels,
             points: s.points,
+            histograms: s.hists,
         })
         .collect()
 }
@@ -716,11 +789,8 @@ impl<K: std::hash::Hash + Eq> OutputBuilder<K> {
         let index = *self.index.entry(key).or_insert(next);
         if index == next {
             let (labels, drop_name) = make();
-            self.series.push(Series {
-                labels,
-                points: Vec::new(),
-                drop_name,
-            });
+            self.series
+                .push(Series::floats(labels, Vec::new(), drop_name));
         }
         index
     }

@@ -8,6 +8,7 @@ use super::aggregate::{quantile_of, KahanSum};
 use super::error::QueryError;
 use super::eval::{EvalResult, Evaluator, RangeInput, Series, Steps, Val};
 use super::histogram::{histogram_fraction, histogram_quantile};
+use super::native;
 use super::value::Labels;
 use crate::metrics::tsdb::labels::is_valid_label_name;
 
@@ -88,11 +89,11 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
         }
         "vector" => {
             let values = ev.eval_scalar(arg(call, 0)?, steps)?;
-            Ok(Val::Vector(vec![Series {
-                labels: Vec::new(),
-                points: steps.times().zip(values).collect(),
-                drop_name: false,
-            }]))
+            Ok(Val::Vector(vec![Series::floats(
+                Vec::new(),
+                steps.times().zip(values).collect(),
+                false,
+            )]))
         }
         "scalar" => {
             let series = ev.eval_vector(arg(call, 0)?, steps)?;
@@ -118,6 +119,9 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
                 other => {
                     let mut series = ev.eval_vector(other, steps)?;
                     for s in &mut series {
+                        let hists = std::mem::take(&mut s.hists);
+                        s.points.extend(hists.into_iter().map(|(t, _)| (t, 0.0)));
+                        s.points.sort_by_key(|p| p.0);
                         for point in &mut s.points {
                             point.1 = point.0 as f64 / 1000.0;
                         }
@@ -131,7 +135,12 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
             let series = ev.eval_vector(arg(call, 0)?, steps)?;
             let mut present = vec![false; steps.len()];
             for s in &series {
-                for &(t, _) in &s.points {
+                for t in s
+                    .points
+                    .iter()
+                    .map(|p| p.0)
+                    .chain(s.hists.iter().map(|p| p.0))
+                {
                     present[steps.index(t)] = true;
                 }
             }
@@ -141,13 +150,19 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
         "label_join" => label_join(ev, call, steps),
         "sort" | "sort_desc" => {
             let mut series = ev.eval_vector(arg(call, 0)?, steps)?;
+            // Histogram samples have no value to sort by; Prometheus leaves them out.
+            for s in &mut series {
+                s.hists.clear();
+            }
+            series.retain(|s| !s.is_empty());
             if steps.len() > 1 {
                 ev.warn(RANGE_SORT_WARNING.into());
             }
             if steps.len() == 1 {
                 let descending = name == "sort_desc";
+                let key = |s: &Series| s.points.first().map_or(f64::NAN, |p| p.1);
                 series.sort_by(|a, b| {
-                    let (x, y) = (a.points[0].1, b.points[0].1);
+                    let (x, y) = (key(a), key(b));
                     match (x.is_nan(), y.is_nan()) {
                         (true, true) => std::cmp::Ordering::Equal,
                         (true, false) => std::cmp::Ordering::Greater,
@@ -191,6 +206,41 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
             let series = ev.eval_vector(arg(call, 1)?, steps)?;
             Ok(Val::Vector(histogram_quantile(ev, &qs, series, steps)))
         }
+        "histogram_quantiles" => {
+            let series = ev.eval_vector(arg(call, 0)?, steps)?;
+            let label = string_arg(call, 1)?;
+            if !is_valid_label_name(&label) {
+                return Err(QueryError::execution(format!(
+                    "invalid label name {label:?}"
+                )));
+            }
+            if series
+                .iter()
+                .any(|s| !label_value(&s.labels, &label).is_empty())
+            {
+                return Err(QueryError::execution(format!(
+                    "label {label:?} already present in the input of histogram_quantiles"
+                )));
+            }
+            let mut result = Vec::new();
+            for index in 2..call.args.args.len() {
+                let qs = ev.eval_scalar(arg(call, index)?, steps)?;
+                let mut quantiles = histogram_quantile(ev, &qs, series.clone(), steps);
+                for s in &mut quantiles {
+                    let q = qs[0];
+                    // Whole numbers keep one decimal ("1.0"), like the quantile labels of
+                    // summaries.
+                    let text = if q.is_finite() && q.fract() == 0.0 {
+                        format!("{q:.1}")
+                    } else {
+                        format_float(q)
+                    };
+                    set_label(&mut s.labels, &label, text);
+                }
+                result.extend(quantiles);
+            }
+            Ok(Val::Vector(result))
+        }
         "histogram_fraction" => {
             let lowers = ev.eval_scalar(arg(call, 0)?, steps)?;
             let uppers = ev.eval_scalar(arg(call, 1)?, steps)?;
@@ -201,12 +251,8 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
         }
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
         | "histogram_stdvar" => {
-            // Native histograms are not stored yet; float samples are ignored, as
-            // Prometheus ignores them for these functions.
-            for index in 0..call.args.args.len() {
-                let _ = ev.eval(arg(call, index)?, steps)?;
-            }
-            Ok(Val::Vector(Vec::new()))
+            let series = ev.eval_vector(arg(call, 0)?, steps)?;
+            Ok(Val::Vector(native::histogram_stat(name, series)))
         }
         "round" => {
             let to_nearest = match call.args.args.len() {
@@ -317,6 +363,7 @@ fn map_values(
     let mut series = ev.eval_vector(arg(call, 0)?, steps)?;
     for s in &mut series {
         s.drop_name = true;
+        s.hists.clear();
         s.points = s
             .points
             .iter()
@@ -475,30 +522,28 @@ fn absent_series(expr: &Expr, present: &[bool], steps: Steps) -> Vec<Series> {
     if points.is_empty() {
         return Vec::new();
     }
-    vec![Series {
-        labels: absent_labels(expr),
-        points,
-        drop_name: false,
-    }]
+    vec![Series::floats(absent_labels(expr), points, false)]
 }
 
 fn date_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> {
     let series = if call.args.args.is_empty() {
-        vec![Series {
-            labels: Vec::new(),
-            points: steps.times().map(|t| (t, t as f64 / 1000.0)).collect(),
-            drop_name: false,
-        }]
+        vec![Series::floats(
+            Vec::new(),
+            steps.times().map(|t| (t, t as f64 / 1000.0)).collect(),
+            false,
+        )]
     } else {
         ev.eval_vector(arg(call, 0)?, steps)?
     };
     let name = call.func.name;
     let mut series = drop_names(series);
     for s in &mut series {
+        s.hists.clear();
         for point in &mut s.points {
             point.1 = date_part(name, point.1);
         }
     }
+    series.retain(|s| !s.is_empty());
     Ok(Val::Vector(series))
 }
 
@@ -583,6 +628,11 @@ fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> 
                     present[index] = true;
                 }
             });
+            input.for_each_window(&s.hists, |index, window| {
+                if !window.is_empty() {
+                    present[index] = true;
+                }
+            });
         }
         return Ok(Val::Vector(absent_series(matrix_expr, &present, steps)));
     }
@@ -611,6 +661,14 @@ fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> 
         if series_index % 256 == 0 {
             ev.check_limits()?;
         }
+        if !s.hists.is_empty() {
+            if let Some(series) =
+                range_over_mixed(ev, name, s, &input, steps, &scalars, compute, keeps_name)
+            {
+                result.push(series);
+            }
+            continue;
+        }
         let mut points = Vec::new();
         input.for_each_window(&s.points, |index, samples| {
             if samples.is_empty() {
@@ -628,14 +686,86 @@ fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> 
             }
         });
         if !points.is_empty() {
-            result.push(Series {
-                labels: s.labels.clone(),
+            result.push(Series::floats(
+                s.labels.clone(),
                 points,
-                drop_name: s.drop_name || !keeps_name,
-            });
+                s.drop_name || !keeps_name,
+            ));
         }
     }
     Ok(Val::Vector(result))
+}
+
+/// A range function over a series that holds histogram samples: windows without any
+/// take the float path, the others [`native::range_over_histograms`].
+#[allow(clippy::too_many_arguments)]
+fn range_over_mixed(
+    ev: &Evaluator,
+    name: &str,
+    s: &Series,
+    input: &RangeInput,
+    steps: Steps,
+    scalars: &[Vec<f64>],
+    compute: WindowFn,
+    keeps_name: bool,
+) -> Option<Series> {
+    let float_windows = input.window_ranges(&s.points);
+    let hist_windows = input.window_ranges(&s.hists);
+    let mut out = Series::floats(s.labels.clone(), Vec::new(), s.drop_name || !keeps_name);
+    for (index, (floats, hists)) in float_windows.into_iter().zip(hist_windows).enumerate() {
+        let (floats, hists) = (&s.points[floats], &s.hists[hists]);
+        let t = steps.time(index);
+        if hists.is_empty() {
+            if floats.is_empty() {
+                continue;
+            }
+            let window = Window {
+                samples: floats,
+                end: input.window_ends[index],
+                range_ms: input.range_ms,
+                step_index: index,
+                eval_time: t,
+            };
+            if let Some(value) = compute(&window, scalars) {
+                out.points.push((t, value));
+            }
+            continue;
+        }
+        let span = native::WindowSpan {
+            end: input.window_ends[index],
+            range_ms: input.range_ms,
+        };
+        match native::range_over_histograms(ev, name, floats, hists, &span, &s.labels) {
+            Some(native::Sample::F(value)) => out.points.push((t, value)),
+            Some(native::Sample::H(h)) => out.hists.push((t, h)),
+            None if !floats.is_empty() => {
+                // Float-only functions still compute on the floats of a mixed window.
+                let window = Window {
+                    samples: floats,
+                    end: input.window_ends[index],
+                    range_ms: input.range_ms,
+                    step_index: index,
+                    eval_time: t,
+                };
+                if !matches!(
+                    name,
+                    "rate"
+                        | "increase"
+                        | "delta"
+                        | "irate"
+                        | "idelta"
+                        | "sum_over_time"
+                        | "avg_over_time"
+                ) {
+                    if let Some(value) = compute(&window, scalars) {
+                        out.points.push((t, value));
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Prometheus warns once when φ is outside `[0, 1]` (or NaN).
@@ -821,20 +951,46 @@ fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> Option<f64>
             }
         }
     }
-    let range_start = w.end - w.range_ms;
-    let range_end = w.end;
-    let mut duration_to_start = (first.0 - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (range_end - last.0) as f64 / 1000.0;
-    let sampled_interval = (last.0 - first.0) as f64 / 1000.0;
-    let average_interval = sampled_interval / (samples.len() - 1) as f64;
+    let duration_to_zero = (is_counter && result > 0.0 && first.1 >= 0.0)
+        .then(|| (last.0 - first.0) as f64 / 1000.0 * (first.1 / result));
+    let factor = extrapolation_factor(
+        w.end,
+        w.range_ms,
+        first.0,
+        last.0,
+        samples.len(),
+        duration_to_zero,
+        is_rate,
+    );
+    Some(result * factor)
+}
+
+/// The factor that extrapolates a change seen between the first and last of `count`
+/// samples to the window `(end - range, end]`: towards each edge by at most half an
+/// average sample interval (or by the whole gap when it is shorter than 1.1 intervals),
+/// and towards the start no further than `duration_to_zero` seconds (a counter does not
+/// go below zero). Divided by the range in seconds for rates.
+pub(super) fn extrapolation_factor(
+    end: i64,
+    range_ms: i64,
+    first_t: i64,
+    last_t: i64,
+    count: usize,
+    duration_to_zero: Option<f64>,
+    is_rate: bool,
+) -> f64 {
+    let range_start = end - range_ms;
+    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
+    let mut duration_to_end = (end - last_t) as f64 / 1000.0;
+    let sampled_interval = (last_t - first_t) as f64 / 1000.0;
+    let average_interval = sampled_interval / (count - 1) as f64;
     let threshold = average_interval * 1.1;
     if duration_to_start >= threshold {
         duration_to_start = average_interval / 2.0;
     }
-    if is_counter && result > 0.0 && first.1 >= 0.0 {
-        let duration_to_zero = sampled_interval * (first.1 / result);
-        if duration_to_zero < duration_to_start {
-            duration_to_start = duration_to_zero;
+    if let Some(to_zero) = duration_to_zero {
+        if to_zero < duration_to_start {
+            duration_to_start = to_zero;
         }
     }
     if duration_to_end >= threshold {
@@ -842,9 +998,9 @@ fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> Option<f64>
     }
     let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
     if is_rate {
-        factor /= w.range_ms as f64 / 1000.0;
+        factor /= range_ms as f64 / 1000.0;
     }
-    Some(result * factor)
+    factor
 }
 
 /// `irate` / `idelta`: from the last two samples.

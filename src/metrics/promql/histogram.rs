@@ -16,7 +16,16 @@ pub(super) fn histogram_quantile(
     series: Vec<Series>,
     steps: Steps,
 ) -> Vec<Series> {
-    per_histogram(ev, series, steps, |step_index, buckets, labels| {
+    let (classic, native) = split_native(ev, series);
+    let native = native.iter().map(|s| {
+        Series::floats(
+            s.labels.clone(),
+            super::native::quantile_points(ev, qs, s, steps),
+            true,
+        )
+    });
+    let mut result: Vec<Series> = native.collect();
+    result.extend(per_histogram(ev, classic, steps, |step_index, buckets, labels| {
         let (value, fixed) = bucket_quantile(qs[step_index], buckets);
         if fixed {
             ev.info(format!(
@@ -25,7 +34,8 @@ pub(super) fn histogram_quantile(
             ));
         }
         value
-    })
+    }));
+    result
 }
 
 /// `histogram_fraction(lower, upper, buckets)`: the estimated share of observations
@@ -37,9 +47,85 @@ pub(super) fn histogram_fraction(
     series: Vec<Series>,
     steps: Steps,
 ) -> Vec<Series> {
-    per_histogram(ev, series, steps, |step_index, buckets, _| {
-        bucket_fraction(lowers[step_index], uppers[step_index], buckets)
-    })
+    let (classic, native) = split_native(ev, series);
+    let mut result: Vec<Series> = native
+        .iter()
+        .map(|s| {
+            let points = super::native::fraction_points(ev, lowers, uppers, s, steps);
+            Series::floats(s.labels.clone(), points, true)
+        })
+        .collect();
+    result.extend(per_histogram(
+        ev,
+        classic,
+        steps,
+        |step_index, buckets, _| bucket_fraction(lowers[step_index], uppers[step_index], buckets),
+    ));
+    result
+}
+
+/// Splits the input into classic bucket series (float samples) and native histogram
+/// series (histogram samples). A native series whose labels equal a classic histogram's
+/// (its buckets' labels without `le`) is ambiguous: Prometheus warns and drops both.
+fn split_native(ev: &Evaluator, series: Vec<Series>) -> (Vec<Series>, Vec<Series>) {
+    let mut classic = Vec::new();
+    let mut native = Vec::new();
+    for mut s in series {
+        if !s.hists.is_empty() {
+            let mut hist_only = s.clone();
+            hist_only.points.clear();
+            native.push(hist_only);
+            s.hists.clear();
+        }
+        if !s.points.is_empty() {
+            classic.push(s);
+        }
+    }
+    let classic_keys: std::collections::HashSet<Labels> = classic
+        .iter()
+        .filter(|s| s.labels.iter().any(|(name, _)| name == "le"))
+        .map(|s| {
+            s.labels
+                .iter()
+                .filter(|(name, _)| name != "le" && name != "__name__")
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let key = |labels: &Labels| -> Labels {
+        labels
+            .iter()
+            .filter(|(name, _)| name != "__name__")
+            .cloned()
+            .collect()
+    };
+    let ambiguous: std::collections::HashSet<Labels> = native
+        .iter()
+        .map(|s| key(&s.labels))
+        .filter(|labels| classic_keys.contains(labels))
+        .collect();
+    if ambiguous.is_empty() {
+        return (classic, native);
+    }
+    for s in &native {
+        if ambiguous.contains(&key(&s.labels)) {
+            ev.warn(format!(
+                "vector contains a mix of classic and native histograms for metric name {:?}",
+                metric_name(&s.labels)
+            ));
+        }
+    }
+    native.retain(|s| !ambiguous.contains(&key(&s.labels)));
+    classic.retain(|s| {
+        let without_le: Labels = s
+            .labels
+            .iter()
+            .filter(|(name, _)| name != "le" && name != "__name__")
+            .cloned()
+            .collect();
+        !ambiguous.contains(&without_le)
+    });
+    (classic, native)
 }
 
 /// Groups `_bucket` series into histograms (labels without `le`) and calls `compute`

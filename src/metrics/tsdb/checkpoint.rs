@@ -14,6 +14,7 @@ use super::wal::{
     remove_segments_before, replay_segments, segment_file_name, ReplayIter, SyncMode, Wal,
     WalError, WalOptions,
 };
+use crate::metrics::histogram::FloatHistogram;
 
 const PREFIX: &str = "checkpoint.";
 const TMP_SUFFIX: &str = ".tmp";
@@ -227,6 +228,28 @@ fn write_records(
                     batch.samples.push((record.series_ref, samples));
                 }
             }
+            Ok(HeadRecord::Histograms(series)) => {
+                for record in series {
+                    if !live.contains(&record.series_ref) {
+                        continue;
+                    }
+                    let samples: Vec<(i64, FloatHistogram)> = record
+                        .samples
+                        .into_iter()
+                        .filter(|(timestamp, _)| *timestamp >= min_time)
+                        .collect();
+                    if samples.is_empty() {
+                        continue;
+                    }
+                    let size = 16 + samples.len() * 128;
+                    if batch.bytes + size > limit {
+                        batch.flush(&out)?;
+                    }
+                    batch.bytes += size;
+                    stats.samples += samples.len() as u64;
+                    batch.histograms.push((record.series_ref, samples));
+                }
+            }
             Err(error) => {
                 tracing::warn!(error = %error, "undecodable wal record left out of the checkpoint")
             }
@@ -246,6 +269,7 @@ fn wal_dir_of(wal: &Wal) -> PathBuf {
 struct Batch {
     series: Vec<(SeriesRef, Vec<(String, String)>)>,
     samples: Vec<(SeriesRef, Vec<(i64, f64)>)>,
+    histograms: Vec<(SeriesRef, Vec<(i64, FloatHistogram)>)>,
     bytes: usize,
 }
 
@@ -279,8 +303,19 @@ impl Batch {
             records::encode_samples(&mut payload, &refs);
             out.append(&payload)?;
         }
+        if !self.histograms.is_empty() {
+            let refs: Vec<(SeriesRef, &[(i64, FloatHistogram)])> = self
+                .histograms
+                .iter()
+                .map(|(series_ref, samples)| (*series_ref, samples.as_slice()))
+                .collect();
+            let mut payload = Vec::with_capacity(self.bytes);
+            records::encode_histograms(&mut payload, &refs);
+            out.append(&payload)?;
+        }
         self.series.clear();
         self.samples.clear();
+        self.histograms.clear();
         self.bytes = 0;
         Ok(())
     }

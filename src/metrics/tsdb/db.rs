@@ -21,6 +21,7 @@ use super::querier::merge_series;
 use super::records::{self, HeadRecord};
 use super::tombstones::{Tombstone, Tombstones};
 use super::wal::{ReplayIter, SyncMode, Wal, WalOptions};
+use crate::metrics::histogram::FloatHistogram;
 use crate::telemetry::{Collect, MetricKind, TextWriter};
 
 /// Folder of the blocks inside the database directory.
@@ -32,6 +33,12 @@ pub const WAL_DIR_NAME: &str = "wal";
 pub struct AppendSeries<'a> {
     pub labels: &'a [(&'a str, &'a str)],
     pub samples: &'a [(i64, f64)],
+}
+
+/// One series' native histogram samples in an append batch; labels sorted by name.
+pub struct AppendHistogramSeries<'a> {
+    pub labels: &'a [(&'a str, &'a str)],
+    pub samples: &'a [(i64, FloatHistogram)],
 }
 
 /// What an append stored and what it refused (each refusal names its series).
@@ -304,6 +311,120 @@ impl Tsdb {
         Ok(report)
     }
 
+    /// Stores native histogram samples, with the same durability and rules as
+    /// [`Tsdb::append`]. Histogram series are rare next to float series, so this path
+    /// favours simplicity over the float path's batching tricks.
+    pub fn append_histograms(
+        &self,
+        batch: &[AppendHistogramSeries<'_>],
+    ) -> Result<AppendReport, TsdbError> {
+        let _gate = self
+            .append_gate
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut report = AppendReport::default();
+        let mut accepted: Vec<(SeriesRef, Vec<(i64, FloatHistogram)>)> = Vec::new();
+        let mut to_log: Vec<(SeriesRef, usize)> = Vec::new();
+        let mut outcomes = Vec::new();
+        for (position, series) in batch.iter().enumerate() {
+            if series.samples.is_empty() {
+                continue;
+            }
+            // The index guard must be gone before `get_or_create` takes the write lock.
+            let found = self.head.index().get(series.labels);
+            let created = match found {
+                Some(series_ref) => Ok((series_ref, false)),
+                None => validate_labels(series.labels, &self.options.limits).and_then(|()| {
+                    self.head
+                        .get_or_create(series.labels)
+                        .map_err(|problem| problem.to_string())
+                }),
+            };
+            let (series_ref, created) = match created {
+                Ok(created) => created,
+                Err(problem) => {
+                    report.reject(series.samples.len() as u64, || {
+                        format!("{}: {problem}", format_labels(series.labels))
+                    });
+                    continue;
+                }
+            };
+            report.series_created += u64::from(created);
+            outcomes.clear();
+            self.head
+                .check_histograms(series_ref, series.samples, &mut outcomes);
+            let mut kept = Vec::new();
+            for (sample, outcome) in series.samples.iter().zip(&outcomes) {
+                match outcome {
+                    AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted => {
+                        kept.push(sample.clone())
+                    }
+                    AppendOutcome::Duplicate => {}
+                    AppendOutcome::TooOld => report.reject(1, || {
+                        format!(
+                            "{}: histogram sample at {} is older than the out-of-order window of {} (storage.tsdb.out_of_order_window)",
+                            format_labels(series.labels),
+                            sample.0,
+                            self.options.out_of_order_window
+                        )
+                    }),
+                    AppendOutcome::OutOfBounds => report.reject(1, || {
+                        format!(
+                            "{}: histogram sample at {} is older than {}, the start of the in-memory range",
+                            format_labels(series.labels),
+                            sample.0,
+                            self.head.min_valid_time()
+                        )
+                    }),
+                    AppendOutcome::ConflictingValue => report.reject(1, || {
+                        format!(
+                            "{}: duplicate sample for timestamp {} with a different value",
+                            format_labels(series.labels),
+                            sample.0
+                        )
+                    }),
+                }
+            }
+            if kept.is_empty() {
+                continue;
+            }
+            if self.head.needs_logging(series_ref) {
+                to_log.push((series_ref, position));
+            }
+            accepted.push((series_ref, kept));
+        }
+        if accepted.is_empty() {
+            return Ok(report);
+        }
+        let mut series_payload = Vec::new();
+        if !to_log.is_empty() {
+            let label_refs: Vec<(SeriesRef, Vec<(&str, &str)>)> = to_log
+                .iter()
+                .map(|(series_ref, position)| (*series_ref, batch[*position].labels.to_vec()))
+                .collect();
+            records::encode_series(&mut series_payload, &label_refs);
+        }
+        let sample_refs: Vec<(SeriesRef, &[(i64, FloatHistogram)])> = accepted
+            .iter()
+            .map(|(series_ref, samples)| (*series_ref, samples.as_slice()))
+            .collect();
+        let mut samples_payload = Vec::new();
+        records::encode_histograms(&mut samples_payload, &sample_refs);
+        if series_payload.is_empty() {
+            self.wal.append(&samples_payload)?;
+        } else {
+            self.wal
+                .append_batch(&[&series_payload, &samples_payload])?;
+            let logged: Vec<SeriesRef> = to_log.iter().map(|(series_ref, _)| *series_ref).collect();
+            self.head.mark_logged(&logged);
+        }
+        for (series_ref, samples) in &sample_refs {
+            self.head.apply_histograms(*series_ref, samples);
+            report.samples_stored += samples.len() as u64;
+        }
+        Ok(report)
+    }
+
     /// Open blocks that may hold samples in `[mint, maxt]`, newest first.
     fn blocks_in(&self, mint: i64, maxt: i64) -> Vec<Arc<Block>> {
         let mut blocks: Vec<Arc<Block>> = self
@@ -511,6 +632,14 @@ fn replay_into(
                         continue;
                     }
                     head.apply(record.series_ref, &record.samples);
+                }
+            }
+            Ok(HeadRecord::Histograms(series)) => {
+                for record in series {
+                    if refused.contains(&record.series_ref) {
+                        continue;
+                    }
+                    head.apply_histograms(record.series_ref, &record.samples);
                 }
             }
             Err(err) => tracing::warn!(error = %err, source, "undecodable wal record skipped"),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::block::{
     compaction, retention, Block, BlockId, BlockMeta, BlockWriter, ChunkBytes, CompactionMeta,
 };
-use super::block::{encode_chunks, BLOCK_CHUNK_MAX_SAMPLES};
+use super::block::{encode_chunks, encode_mixed_chunks, BLOCK_CHUNK_MAX_SAMPLES};
 use super::checkpoint;
 use super::chunk::XorIter;
 use super::db::{Tsdb, BLOCKS_DIR_NAME};
@@ -384,6 +384,15 @@ fn add_window_series(
             samples
         }
         WindowData::Samples(samples) => samples,
+        WindowData::Mixed { floats, histograms } => {
+            let encoded = encode_mixed_chunks(&floats, &histograms, BLOCK_CHUNK_MAX_SAMPLES);
+            let chunk_bytes: Vec<ChunkBytes<'_>> =
+                encoded.iter().map(|chunk| chunk.as_chunk_bytes()).collect();
+            if !chunk_bytes.is_empty() {
+                writer.add_series(labels, &chunk_bytes)?;
+            }
+            return Ok(());
+        }
     };
     if samples.is_empty() {
         return Ok(());

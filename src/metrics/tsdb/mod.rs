@@ -22,7 +22,9 @@ mod snapshot;
 mod tombstones;
 pub mod wal;
 
-pub use db::{AppendReport, AppendSeries, HeadStats, Tsdb, MAX_REPORTED_ERRORS};
+pub use db::{
+    AppendHistogramSeries, AppendReport, AppendSeries, HeadStats, Tsdb, MAX_REPORTED_ERRORS,
+};
 pub use error::TsdbError;
 pub use head::SeriesData;
 pub use maintain::MaintainReport;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::head::SeriesData;
+use crate::metrics::histogram::FloatHistogram;
 
 type Labels = Vec<(String, String)>;
 
@@ -19,24 +20,25 @@ pub fn merge_series(sources: Vec<Vec<SeriesData>>) -> Vec<SeriesData> {
     if rest.is_empty() {
         return first;
     }
-    let mut by_labels: BTreeMap<Labels, Vec<Vec<(i64, f64)>>> = BTreeMap::new();
+    type Lists = (Vec<Vec<(i64, f64)>>, Vec<Vec<(i64, FloatHistogram)>>);
+    let mut by_labels: BTreeMap<Labels, Lists> = BTreeMap::new();
     for series in first.into_iter().chain(rest.into_iter().flatten()) {
-        by_labels
-            .entry(series.labels)
-            .or_default()
-            .push(series.samples);
+        let entry = by_labels.entry(series.labels).or_default();
+        entry.0.push(series.samples);
+        entry.1.push(series.histograms);
     }
     by_labels
         .into_iter()
-        .map(|(labels, lists)| SeriesData {
+        .map(|(labels, (floats, histograms))| SeriesData {
             labels,
-            samples: merge_samples(lists),
+            samples: merge_samples(floats),
+            histograms: merge_samples(histograms),
         })
         .collect()
 }
 
 /// Merges time-ordered sample lists given in priority order.
-pub fn merge_samples(mut lists: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
+pub fn merge_samples<V: Clone>(mut lists: Vec<Vec<(i64, V)>>) -> Vec<(i64, V)> {
     lists.retain(|list| !list.is_empty());
     if lists.len() <= 1 {
         return lists.pop().unwrap_or_default();
@@ -65,19 +67,19 @@ pub fn merge_samples(mut lists: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
 }
 
 /// Merges two time-ordered lists; `primary` wins at equal timestamps.
-fn merge_two(primary: &[(i64, f64)], secondary: &[(i64, f64)]) -> Vec<(i64, f64)> {
+fn merge_two<V: Clone>(primary: &[(i64, V)], secondary: &[(i64, V)]) -> Vec<(i64, V)> {
     let mut out = Vec::with_capacity(primary.len() + secondary.len());
     let (mut i, mut j) = (0, 0);
     while i < primary.len() && j < secondary.len() {
-        let (a, b) = (primary[i], secondary[j]);
+        let (a, b) = (&primary[i], &secondary[j]);
         if a.0 <= b.0 {
-            out.push(a);
-            i += 1;
             if a.0 == b.0 {
                 j += 1;
             }
+            out.push(a.clone());
+            i += 1;
         } else {
-            out.push(b);
+            out.push(b.clone());
             j += 1;
         }
     }
@@ -91,10 +93,10 @@ mod tests {
     use super::*;
 
     fn series(name: &str, samples: &[(i64, f64)]) -> SeriesData {
-        SeriesData {
-            labels: vec![("__name__".to_string(), name.to_string())],
-            samples: samples.to_vec(),
-        }
+        SeriesData::floats(
+            vec![("__name__".to_string(), name.to_string())],
+            samples.to_vec(),
+        )
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The head's WAL record payloads: series definitions and samples. Layout in
 //! `docs/format/wal.md` ("Head records").
 
+use super::chunk::histogram::{put_histogram, read_histogram};
 use super::index::SeriesRef;
 use super::wal::record::{put_uvarint, put_varint, RecordDecodeError, RecordType, VarintReader};
+use crate::metrics::histogram::FloatHistogram;
 
 /// A series definition as logged: its stable reference and its sorted labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,10 +20,18 @@ pub struct SeriesSamplesRecord {
     pub samples: Vec<(i64, f64)>,
 }
 
+/// The native histogram samples of one series within a histogram samples record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesHistogramsRecord {
+    pub series_ref: SeriesRef,
+    pub samples: Vec<(i64, FloatHistogram)>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum HeadRecord {
     Series(Vec<SeriesRecord>),
     Samples(Vec<SeriesSamplesRecord>),
+    Histograms(Vec<SeriesHistogramsRecord>),
 }
 
 /// `[1][count]{[ref][label count]{[len][name][len][value]}}`
@@ -61,6 +71,28 @@ pub fn encode_samples(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, f64)])]) 
             };
             put_varint(out, delta);
             out.extend_from_slice(&value.to_bits().to_le_bytes());
+            previous = *timestamp;
+        }
+    }
+}
+
+/// `[4][series count]{[ref][n][t0 varint][histogram]{[dt varint][histogram]}}`, each
+/// histogram as in a histogram chunk with its layout (`docs/format/chunks.md`).
+pub fn encode_histograms(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, FloatHistogram)])]) {
+    out.push(RecordType::HistogramSamples.as_u8());
+    put_uvarint(out, series.len() as u64);
+    for (series_ref, samples) in series {
+        put_uvarint(out, u64::from(*series_ref));
+        put_uvarint(out, samples.len() as u64);
+        let mut previous = 0i64;
+        for (index, (timestamp, histogram)) in samples.iter().enumerate() {
+            let delta = if index == 0 {
+                *timestamp
+            } else {
+                timestamp.wrapping_sub(previous)
+            };
+            put_varint(out, delta);
+            put_histogram(out, histogram, None);
             previous = *timestamp;
         }
     }
@@ -147,6 +179,41 @@ pub fn decode(payload: &[u8]) -> Result<HeadRecord, RecordDecodeError> {
                 });
             }
             Ok(HeadRecord::Samples(series))
+        }
+        RecordType::HistogramSamples => {
+            let count = read_count(&mut reader, 2)?;
+            let mut series = Vec::with_capacity(count);
+            for _ in 0..count {
+                let series_ref = read_ref(&mut reader)?;
+                let sample_count = read_count(&mut reader, 30)?;
+                let mut samples = Vec::with_capacity(sample_count);
+                let mut previous = 0i64;
+                for index in 0..sample_count {
+                    let delta = reader.varint()?;
+                    let timestamp = if index == 0 {
+                        delta
+                    } else {
+                        previous.wrapping_add(delta)
+                    };
+                    let offset = reader.offset();
+                    let rest = reader.remaining();
+                    let mut position = 0usize;
+                    let histogram = read_histogram(rest, &mut position).map_err(|error| {
+                        RecordDecodeError::Invalid {
+                            offset,
+                            message: error.to_string(),
+                        }
+                    })?;
+                    reader.bytes(position)?;
+                    samples.push((timestamp, histogram));
+                    previous = timestamp;
+                }
+                series.push(SeriesHistogramsRecord {
+                    series_ref,
+                    samples,
+                });
+            }
+            Ok(HeadRecord::Histograms(series))
         }
         RecordType::Tombstones => Err(RecordDecodeError::UnknownRecordType(
             RecordType::Tombstones.as_u8(),

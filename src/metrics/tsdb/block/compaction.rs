@@ -8,8 +8,11 @@ use std::sync::Arc;
 use super::error::BlockError;
 use super::meta::{BlockId, BlockMeta, CompactionMeta};
 use super::reader::{Block, ChunkMeta, SeriesChunks};
-use super::writer::{encode_chunks, BlockWriter, ChunkBytes, BLOCK_CHUNK_MAX_SAMPLES};
-use crate::metrics::tsdb::chunk::XorIter;
+use super::writer::{
+    encode_chunks, encode_mixed_chunks, BlockWriter, ChunkBytes, BLOCK_CHUNK_MAX_SAMPLES,
+};
+use crate::metrics::histogram::FloatHistogram;
+use crate::metrics::tsdb::chunk::{decode_histogram_chunk, XorIter, HISTOGRAM_FORMAT_VERSION};
 
 /// The next group of blocks to merge, if any: first blocks whose ranges overlap, then, for
 /// each range of `ranges` (ascending), at least two blocks inside one aligned window of
@@ -198,33 +201,61 @@ fn write_merged_series(
         }
         return writer.add_series(labels, &chunks);
     }
-    // (timestamp, priority, value bits): sorting puts the winning sample of each timestamp last.
-    let mut samples: Vec<(i64, BlockId, u64)> = Vec::new();
+    // (timestamp, priority, value): sorting puts the winning sample of each timestamp last.
+    let mut samples: Vec<(i64, BlockId, MergedValue)> = Vec::new();
     for chunk in sources.iter() {
+        if chunk.bytes.first() == Some(&HISTOGRAM_FORMAT_VERSION) {
+            match decode_histogram_chunk(chunk.bytes) {
+                Ok(decoded) => samples.extend(
+                    decoded
+                        .into_iter()
+                        .map(|(t, h)| (t, chunk.priority, MergedValue::Histogram(Box::new(h)))),
+                ),
+                Err(error) => {
+                    tracing::warn!(block = %chunk.priority, error = %error, "undecodable chunk left out of compaction")
+                }
+            }
+            continue;
+        }
         let Ok(mut iter) = XorIter::new(chunk.bytes) else {
             tracing::warn!(block = %chunk.priority, "undecodable chunk left out of compaction");
             continue;
         };
-        samples.extend(iter.by_ref().map(|(t, v)| (t, chunk.priority, v.to_bits())));
+        samples.extend(
+            iter.by_ref()
+                .map(|(t, v)| (t, chunk.priority, MergedValue::Float(v))),
+        );
         if let Some(error) = iter.error() {
             tracing::warn!(block = %chunk.priority, error = %error, "chunk decoded partly during compaction");
         }
     }
     samples.sort_by_key(|(t, priority, _)| (*t, *priority));
-    let mut merged: Vec<(i64, f64)> = Vec::with_capacity(samples.len());
-    for (index, (timestamp, _, bits)) in samples.iter().enumerate() {
-        if samples
-            .get(index + 1)
-            .is_some_and(|next| next.0 == *timestamp)
-        {
+    let mut floats: Vec<(i64, f64)> = Vec::with_capacity(samples.len());
+    let mut histograms = Vec::new();
+    let mut samples = samples.into_iter().peekable();
+    while let Some((timestamp, _, value)) = samples.next() {
+        if samples.peek().is_some_and(|next| next.0 == timestamp) {
             continue;
         }
-        merged.push((*timestamp, f64::from_bits(*bits)));
+        match value {
+            MergedValue::Float(v) => floats.push((timestamp, v)),
+            MergedValue::Histogram(h) => histograms.push((timestamp, *h)),
+        }
     }
-    if merged.is_empty() {
+    if floats.is_empty() && histograms.is_empty() {
         return Ok(());
     }
-    let encoded = encode_chunks(&merged, BLOCK_CHUNK_MAX_SAMPLES);
+    let encoded = if histograms.is_empty() {
+        encode_chunks(&floats, BLOCK_CHUNK_MAX_SAMPLES)
+    } else {
+        encode_mixed_chunks(&floats, &histograms, BLOCK_CHUNK_MAX_SAMPLES)
+    };
     let chunks: Vec<ChunkBytes<'_>> = encoded.iter().map(|chunk| chunk.as_chunk_bytes()).collect();
     writer.add_series(labels, &chunks)
+}
+
+/// A sample being merged: a float or a native histogram.
+enum MergedValue {
+    Float(f64),
+    Histogram(Box<FloatHistogram>),
 }

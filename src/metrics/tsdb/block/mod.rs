@@ -20,7 +20,10 @@ pub use error::BlockError;
 pub use meta::{BlockId, BlockMeta, BlockStats, CompactionMeta, BLOCK_FORMAT_VERSION};
 pub use reader::{load_blocks, quarantine_block, Block, ChunkMeta, LoadedBlocks, SeriesChunks};
 pub(crate) use writer::sync_dir;
-pub use writer::{encode_chunks, BlockWriter, ChunkBytes, OwnedChunk, BLOCK_CHUNK_MAX_SAMPLES};
+pub use writer::{
+    encode_chunks, encode_mixed_chunks, BlockWriter, ChunkBytes, OwnedChunk,
+    BLOCK_CHUNK_MAX_SAMPLES,
+};
 
 /// Name of the folder inside `blocks/` that receives blocks failing validation.
 pub const QUARANTINE_DIR_NAME: &str = "quarantine";

@@ -19,7 +19,8 @@ use super::format::{
 };
 use super::meta::{BlockId, BlockMeta};
 use super::{QUARANTINE_DIR_NAME, TMP_SUFFIX};
-use crate::metrics::tsdb::chunk::XorIter;
+use crate::metrics::histogram::FloatHistogram;
+use crate::metrics::tsdb::chunk::{decode_histogram_chunk, XorIter, HISTOGRAM_FORMAT_VERSION};
 use crate::metrics::tsdb::head::SeriesData;
 use crate::metrics::tsdb::index::{postings, Matcher};
 
@@ -535,18 +536,29 @@ impl Block {
         Ok(bytes)
     }
 
-    /// Appends the samples of `chunks` within `[mint, maxt]` to `out`; damaged chunks are
-    /// reported and skipped.
+    /// Appends the samples of `chunks` within `[mint, maxt]` to `out` (floats) and
+    /// `histograms`; damaged chunks are reported and skipped.
     fn collect_samples(
         &self,
         chunks: &[ChunkMeta],
         mint: i64,
         maxt: i64,
         out: &mut Vec<(i64, f64)>,
+        histograms: &mut Vec<(i64, FloatHistogram)>,
     ) {
         for chunk in chunks.iter().filter(|chunk| chunk.overlaps(mint, maxt)) {
             let start = out.len();
             let decoded = self.chunk(chunk.offset).and_then(|bytes| {
+                if bytes.first() == Some(&HISTOGRAM_FORMAT_VERSION) {
+                    let samples = decode_histogram_chunk(bytes)
+                        .map_err(|error| format!("chunk at {}: {error}", chunk.offset))?;
+                    histograms.extend(
+                        samples
+                            .into_iter()
+                            .filter(|(t, _)| (mint..=maxt).contains(t)),
+                    );
+                    return Ok(());
+                }
                 let mut samples = XorIter::new(bytes).map_err(|error| error.to_string())?;
                 for (timestamp, value) in samples.by_ref() {
                     if timestamp > maxt {
@@ -587,12 +599,17 @@ impl Block {
                 continue;
             }
             let mut samples = Vec::new();
-            self.collect_samples(&entry.chunks, mint, maxt, &mut samples);
-            if samples.is_empty() {
+            let mut histograms = Vec::new();
+            self.collect_samples(&entry.chunks, mint, maxt, &mut samples, &mut histograms);
+            if samples.is_empty() && histograms.is_empty() {
                 continue;
             }
             match self.labels_of(&entry.labels) {
-                Ok(labels) => result.push(SeriesData { labels, samples }),
+                Ok(labels) => result.push(SeriesData {
+                    labels,
+                    samples,
+                    histograms,
+                }),
                 Err(error) => self.report("series labels", &error),
             }
         }
@@ -666,15 +683,22 @@ impl Block {
             }
             for chunk in &entry.chunks {
                 let bytes = self.chunk(chunk.offset).map_err(corrupt)?;
-                let mut iter = XorIter::new(bytes).map_err(|error| corrupt(error.to_string()))?;
-                let decoded: Vec<(i64, f64)> = iter.by_ref().collect();
-                if let Some(error) = iter.error() {
-                    return Err(corrupt(format!("chunk at {}: {error}", chunk.offset)));
-                }
-                let span = decoded
-                    .first()
-                    .map(|s| s.0)
-                    .zip(decoded.last().map(|s| s.0));
+                let times: Vec<i64> = if bytes.first() == Some(&HISTOGRAM_FORMAT_VERSION) {
+                    decode_histogram_chunk(bytes)
+                        .map_err(|error| corrupt(format!("chunk at {}: {error}", chunk.offset)))?
+                        .into_iter()
+                        .map(|(t, _)| t)
+                        .collect()
+                } else {
+                    let mut iter =
+                        XorIter::new(bytes).map_err(|error| corrupt(error.to_string()))?;
+                    let times = iter.by_ref().map(|(t, _)| t).collect();
+                    if let Some(error) = iter.error() {
+                        return Err(corrupt(format!("chunk at {}: {error}", chunk.offset)));
+                    }
+                    times
+                };
+                let span = times.first().copied().zip(times.last().copied());
                 if span != Some((chunk.min_time, chunk.max_time))
                     || chunk.min_time < self.meta.min_time
                     || chunk.max_time >= self.meta.max_time
@@ -684,7 +708,7 @@ impl Block {
                         chunk.offset
                     )));
                 }
-                samples += decoded.len() as u64;
+                samples += times.len() as u64;
                 chunks += 1;
             }
             previous_labels = Some(entry.labels);

@@ -113,6 +113,7 @@ fn expected(
         })
         .map(|(labels, samples)| SeriesData {
             labels: labels.clone(),
+            histograms: Vec::new(),
             samples: samples
                 .iter()
                 .copied()

@@ -19,7 +19,10 @@ use super::format::{
 };
 use super::meta::{BlockId, BlockMeta, BlockStats, CompactionMeta, BLOCK_FORMAT_VERSION};
 use super::TMP_SUFFIX;
-use crate::metrics::tsdb::chunk::{XorChunk, XOR_FORMAT_VERSION};
+use crate::metrics::histogram::FloatHistogram;
+use crate::metrics::tsdb::chunk::{
+    encode_histogram_chunk, XorChunk, HISTOGRAM_FORMAT_VERSION, XOR_FORMAT_VERSION,
+};
 use crate::metrics::tsdb::wal::record::{put_uvarint, put_varint};
 
 /// Most samples the writer puts in one chunk when it (re-)encodes samples for a block.
@@ -82,6 +85,39 @@ pub fn encode_chunks(samples: &[(i64, f64)], max_per_chunk: usize) -> Vec<OwnedC
             max_time,
             bytes: chunk.into_bytes(),
         });
+    }
+    chunks
+}
+
+/// Encodes a series' float and native histogram samples (each list strictly increasing,
+/// no timestamp in both) into chunks in time order that never overlap: each run of one
+/// kind becomes its own chunks.
+pub fn encode_mixed_chunks(
+    floats: &[(i64, f64)],
+    histograms: &[(i64, FloatHistogram)],
+    max_per_chunk: usize,
+) -> Vec<OwnedChunk> {
+    let max_per_chunk = max_per_chunk.clamp(1, usize::from(u16::MAX));
+    let mut chunks = Vec::new();
+    let (mut f, mut h) = (0usize, 0usize);
+    while f < floats.len() || h < histograms.len() {
+        let next_histogram = histograms.get(h).map_or(i64::MAX, |(t, _)| *t);
+        let next_float = floats.get(f).map_or(i64::MAX, |(t, _)| *t);
+        if f < floats.len() && next_float < next_histogram {
+            let run = floats[f..].partition_point(|(t, _)| *t < next_histogram);
+            chunks.extend(encode_chunks(&floats[f..f + run], max_per_chunk));
+            f += run;
+        } else {
+            let run = histograms[h..].partition_point(|(t, _)| *t < next_float);
+            for part in histograms[h..h + run].chunks(max_per_chunk) {
+                chunks.push(OwnedChunk {
+                    min_time: part[0].0,
+                    max_time: part[part.len() - 1].0,
+                    bytes: encode_histogram_chunk(part),
+                });
+            }
+            h += run;
+        }
     }
     chunks
 }
@@ -271,7 +307,8 @@ impl BlockWriter {
                 && chunk.min_time >= self.min_time
                 && chunk.max_time < self.max_time
                 && chunk.bytes.len() >= 3
-                && chunk.bytes[0] == XOR_FORMAT_VERSION
+                && (chunk.bytes[0] == XOR_FORMAT_VERSION
+                    || chunk.bytes[0] == HISTOGRAM_FORMAT_VERSION)
                 && previous.is_none_or(|previous| chunk.min_time > previous.max_time);
             if !well_formed {
                 return Err(BlockError::Invalid(format!(

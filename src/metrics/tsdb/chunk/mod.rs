@@ -3,14 +3,18 @@
 //!
 //! This subsystem owns the byte layout of a chunk (documented in `docs/format/chunks.md`)
 //! and nothing else: it knows no series, labels, files or locks, and calls nothing but the
-//! standard library. The head appends to an open [`XorChunk`]; blocks store
+//! standard library and the histogram data model. The head appends to an open [`XorChunk`]; blocks store
 //! [`XorChunk::bytes`] verbatim and read them back with [`XorIter::new`] (no copy) or
 //! [`XorChunk::from_bytes`] (copy, full validation, ready for further appends).
+//! Native histogram samples go into histogram chunks ([`histogram`], format version 2);
+//! a chunk's first byte says which kind it is.
 
 pub mod bitstream;
+pub mod histogram;
 pub mod xor;
 
 pub use bitstream::{BitReader, BitWriter};
+pub use histogram::{decode_histogram_chunk, encode_histogram_chunk, HISTOGRAM_FORMAT_VERSION};
 pub use xor::{XorChunk, XorIter, MAX_SAMPLES, XOR_FORMAT_VERSION};
 
 /// Why a chunk could not be appended to or decoded.

@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 pub use series::{AppendOutcome, MemSeries, WindowData};
 
 use super::index::{IndexError, Matcher, MemIndex, SeriesRef};
+use crate::metrics::histogram::FloatHistogram;
 
 /// Number of lock stripes; a power of two well above the core count.
 const STRIPES: usize = 64;
@@ -60,6 +61,18 @@ pub struct Head {
 pub struct SeriesData {
     pub labels: Vec<(String, String)>,
     pub samples: Vec<(i64, f64)>,
+    /// Native histogram samples, in time order (empty for float-only series).
+    pub histograms: Vec<(i64, FloatHistogram)>,
+}
+
+impl SeriesData {
+    pub fn floats(labels: Vec<(String, String)>, samples: Vec<(i64, f64)>) -> SeriesData {
+        SeriesData {
+            labels,
+            samples,
+            histograms: Vec::new(),
+        }
+    }
 }
 
 impl Head {
@@ -308,6 +321,78 @@ impl Head {
             .fetch_add(appended, Ordering::Relaxed);
     }
 
+    /// [`Head::check`] for native histogram samples.
+    pub fn check_histograms(
+        &self,
+        series_ref: SeriesRef,
+        samples: &[(i64, FloatHistogram)],
+        outcomes: &mut Vec<AppendOutcome>,
+    ) {
+        let min_valid_time = self.min_valid_time();
+        let stripe = self.stripe(series_ref);
+        let series = stripe
+            .series
+            .get(series_ref as usize / STRIPES)
+            .and_then(Option::as_ref);
+        let mut newest: Option<i64> = None;
+        for (timestamp, histogram) in samples {
+            let outcome = if *timestamp < min_valid_time {
+                AppendOutcome::OutOfBounds
+            } else if newest.is_some_and(|last| *timestamp <= last) {
+                // Batches are expected in time order; a repeat within one is refused.
+                AppendOutcome::ConflictingValue
+            } else {
+                series.map_or(AppendOutcome::Appended, |series| {
+                    series.check_histogram(*timestamp, histogram, self.out_of_order_window_ms)
+                })
+            };
+            if matches!(
+                outcome,
+                AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
+            ) {
+                newest = Some(*timestamp);
+            }
+            outcomes.push(outcome);
+        }
+    }
+
+    /// [`Head::apply`] for native histogram samples.
+    pub fn apply_histograms(&self, series_ref: SeriesRef, samples: &[(i64, FloatHistogram)]) {
+        let mut stripe = self.stripe(series_ref);
+        let Some(Some(series)) = stripe.series.get_mut(series_ref as usize / STRIPES) else {
+            tracing::warn!(
+                series_ref,
+                "histogram samples for an unknown series dropped"
+            );
+            return;
+        };
+        let min_valid_time = self.min_valid_time();
+        let (mut appended, mut min_time, mut max_time) = (0u64, i64::MAX, i64::MIN);
+        for (timestamp, histogram) in samples {
+            if *timestamp < min_valid_time {
+                continue;
+            }
+            let outcome =
+                series.append_histogram(*timestamp, histogram, self.out_of_order_window_ms);
+            if matches!(
+                outcome,
+                AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
+            ) {
+                appended += 1;
+                min_time = min_time.min(*timestamp);
+                max_time = max_time.max(*timestamp);
+            }
+        }
+        drop(stripe);
+        if appended > 0 {
+            self.min_time.fetch_min(min_time, Ordering::AcqRel);
+            self.max_time.fetch_max(max_time, Ordering::AcqRel);
+        }
+        self.counters
+            .samples_appended
+            .fetch_add(appended, Ordering::Relaxed);
+    }
+
     /// Starts of the windows of `chunk_range_ms` below `end` that hold data, ascending.
     pub fn windows_before(&self, end: i64) -> BTreeSet<i64> {
         let mut windows = BTreeSet::new();
@@ -428,14 +513,20 @@ impl Head {
         let mut result = Vec::with_capacity(refs.len());
         for (series_ref, labels) in refs.into_iter().zip(labels) {
             let mut samples = Vec::new();
+            let mut histograms = Vec::new();
             {
                 let stripe = self.stripe(series_ref);
                 if let Some(Some(series)) = stripe.series.get(series_ref as usize / STRIPES) {
                     series.samples_between(mint, maxt, &mut samples);
+                    series.histograms_between(mint, maxt, &mut histograms);
                 }
             }
-            if !samples.is_empty() {
-                result.push(SeriesData { labels, samples });
+            if !samples.is_empty() || !histograms.is_empty() {
+                result.push(SeriesData {
+                    labels,
+                    samples,
+                    histograms,
+                });
             }
         }
         result.sort_by(|a, b| a.labels.cmp(&b.labels));

@@ -1,6 +1,8 @@
 //! One series in the head: its open XOR chunk, the chunks already cut, and a small sorted
-//! buffer of out-of-order samples.
+//! buffer of out-of-order samples; native histogram samples, if the series has any, in a
+//! sorted list beside them.
 
+use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::chunk::{ChunkError, XorChunk, XorIter};
 
 /// Samples per chunk before it is cut, as in Prometheus: large enough to compress well,
@@ -38,13 +40,24 @@ pub enum WindowData {
     /// Decoded samples (when chunks straddle the window's edges or out-of-order samples
     /// have to be merged in), in time order.
     Samples(Vec<(i64, f64)>),
+    /// Float and native histogram samples, each list in time order.
+    Mixed {
+        floats: Vec<(i64, f64)>,
+        histograms: Vec<(i64, FloatHistogram)>,
+    },
 }
+
+/// A series' native histogram samples, in time order.
+#[derive(Default)]
+struct HistogramSamples(Vec<(i64, FloatHistogram)>);
 
 #[derive(Default)]
 pub struct MemSeries {
     head: XorChunk,
     closed: Vec<ClosedChunk>,
     out_of_order: Vec<(i64, f64)>,
+    /// Native histogram samples; boxed so float-only series pay one pointer.
+    histograms: Option<Box<HistogramSamples>>,
     /// Whether this series' definition is known to be durable in the WAL.
     pub logged: bool,
 }
@@ -63,6 +76,9 @@ impl MemSeries {
 
     /// Decides what appending `(timestamp, value)` would do, without changing anything.
     pub fn check(&self, timestamp: i64, value: f64, out_of_order_window_ms: i64) -> AppendOutcome {
+        if self.histogram_at(timestamp).is_some() {
+            return AppendOutcome::ConflictingValue;
+        }
         let Some((last_time, last_value)) = self.last_sample() else {
             return AppendOutcome::Appended;
         };
@@ -180,7 +196,87 @@ impl MemSeries {
 
     /// Whether the series holds no sample at all.
     pub fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.head.is_empty() && self.out_of_order.is_empty()
+        self.closed.is_empty()
+            && self.head.is_empty()
+            && self.out_of_order.is_empty()
+            && self.histograms.is_none()
+    }
+
+    fn histogram_at(&self, timestamp: i64) -> Option<&FloatHistogram> {
+        let histograms = &self.histograms.as_ref()?.0;
+        let position = histograms
+            .binary_search_by_key(&timestamp, |(t, _)| *t)
+            .ok()?;
+        Some(&histograms[position].1)
+    }
+
+    /// Decides what appending a histogram sample would do: the same rules as for floats,
+    /// judged against the newest sample of either kind.
+    pub fn check_histogram(
+        &self,
+        timestamp: i64,
+        histogram: &FloatHistogram,
+        out_of_order_window_ms: i64,
+    ) -> AppendOutcome {
+        if let Some(stored) = self.histogram_at(timestamp) {
+            return if stored == histogram {
+                AppendOutcome::Duplicate
+            } else {
+                AppendOutcome::ConflictingValue
+            };
+        }
+        let mut float_times = Vec::new();
+        self.samples_between(timestamp, timestamp, &mut float_times);
+        if !float_times.is_empty() {
+            return AppendOutcome::ConflictingValue;
+        }
+        let newest = self.last_sample().map(|(t, _)| t).max(
+            self.histograms
+                .as_ref()
+                .and_then(|h| h.0.last())
+                .map(|(t, _)| *t),
+        );
+        match newest {
+            None => AppendOutcome::Appended,
+            Some(last) if timestamp > last => AppendOutcome::Appended,
+            Some(last) if timestamp < last.saturating_sub(out_of_order_window_ms) => {
+                AppendOutcome::TooOld
+            }
+            Some(_) => AppendOutcome::OutOfOrderAccepted,
+        }
+    }
+
+    /// Appends a histogram sample under the rules of [`MemSeries::check_histogram`].
+    pub fn append_histogram(
+        &mut self,
+        timestamp: i64,
+        histogram: &FloatHistogram,
+        out_of_order_window_ms: i64,
+    ) -> AppendOutcome {
+        let outcome = self.check_histogram(timestamp, histogram, out_of_order_window_ms);
+        if matches!(
+            outcome,
+            AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
+        ) {
+            let list = &mut self.histograms.get_or_insert_with(Default::default).0;
+            let position = list.partition_point(|(t, _)| *t < timestamp);
+            list.insert(position, (timestamp, histogram.clone()));
+        }
+        outcome
+    }
+
+    /// Every histogram sample with `mint <= t <= maxt`, in time order.
+    pub fn histograms_between(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, FloatHistogram)>) {
+        let Some(HistogramSamples(list)) = self.histograms.as_deref() else {
+            return;
+        };
+        let start = list.partition_point(|(t, _)| *t < mint);
+        out.extend(
+            list[start..]
+                .iter()
+                .take_while(|(t, _)| *t <= maxt)
+                .cloned(),
+        );
     }
 
     /// Adds to `out` the start of every window of `range_ms` below `end` that holds data.
@@ -207,11 +303,23 @@ impl MemSeries {
                 out.insert(window_start(*timestamp, range_ms));
             }
         }
+        for (timestamp, _) in self.histograms.iter().flat_map(|list| list.0.iter()) {
+            if *timestamp < end {
+                out.insert(window_start(*timestamp, range_ms));
+            }
+        }
     }
 
     /// A copy of the data in `[start, end)`, `None` if there is none: whole chunks when
     /// they lie inside the window and no out-of-order sample falls in it, else samples.
     pub fn window_data(&self, start: i64, end: i64) -> Option<WindowData> {
+        let mut histograms = Vec::new();
+        self.histograms_between(start, end - 1, &mut histograms);
+        if !histograms.is_empty() {
+            let mut floats = Vec::new();
+            self.samples_between(start, end - 1, &mut floats);
+            return Some(WindowData::Mixed { floats, histograms });
+        }
         let mut chunks = Vec::new();
         let mut straddles = false;
         let head = self
@@ -282,6 +390,12 @@ impl MemSeries {
             _ => {}
         }
         self.out_of_order.retain(|(timestamp, _)| *timestamp >= end);
+        if let Some(list) = &mut self.histograms {
+            list.0.retain(|(timestamp, _)| *timestamp >= end);
+            if list.0.is_empty() {
+                self.histograms = None;
+            }
+        }
     }
 
     /// Bytes held by this series' samples, for memory accounting.
@@ -293,6 +407,12 @@ impl MemSeries {
                 .map(|chunk| chunk.bytes.len())
                 .sum::<usize>()
             + self.out_of_order.len() * 16
+            + self.histograms.as_ref().map_or(0, |list| {
+                list.0
+                    .iter()
+                    .map(|(_, h)| 64 + 8 * (h.positive_buckets.len() + h.negative_buckets.len()))
+                    .sum::<usize>()
+            })
     }
 
     #[cfg(test)]

@@ -75,12 +75,16 @@ fn append_at(db: &Tsdb, count: usize, timestamp: i64) {
 fn dump(db: &Tsdb) -> Dump {
     db.select(&[], i64::MIN, i64::MAX)
         .into_iter()
-        .map(|SeriesData { labels, samples }| {
-            (
-                labels,
-                samples.into_iter().map(|(t, v)| (t, v.to_bits())).collect(),
-            )
-        })
+        .map(
+            |SeriesData {
+                 labels, samples, ..
+             }| {
+                (
+                    labels,
+                    samples.into_iter().map(|(t, v)| (t, v.to_bits())).collect(),
+                )
+            },
+        )
         .collect()
 }
 

@@ -31,6 +31,8 @@ pub enum RecordType {
     Samples = 2,
     /// Deletion intervals.
     Tombstones = 3,
+    /// Native histogram samples of known series.
+    HistogramSamples = 4,
 }
 
 impl RecordType {
@@ -53,6 +55,7 @@ impl TryFrom<u8> for RecordType {
             1 => Ok(RecordType::Series),
             2 => Ok(RecordType::Samples),
             3 => Ok(RecordType::Tombstones),
+            4 => Ok(RecordType::HistogramSamples),
             other => Err(RecordDecodeError::UnknownRecordType(other)),
         }
     }
@@ -265,6 +268,7 @@ mod tests {
             RecordType::Series,
             RecordType::Samples,
             RecordType::Tombstones,
+            RecordType::HistogramSamples,
         ] {
             assert_eq!(RecordType::try_from(record_type.as_u8()), Ok(record_type));
         }
