@@ -16,6 +16,7 @@ use super::params::{collect_params, param, parse_time};
 use super::MetricsState;
 use crate::api_error::{ApiError, ErrorKind};
 use crate::json_text;
+use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::promql::{
     format_float, Cancel, Engine, QueryError, QueryErrorKind, QueryResult, QueryValue,
 };
@@ -276,6 +277,44 @@ fn write_point(out: &mut String, t: i64, v: f64) {
     out.push_str("\"]");
 }
 
+/// `[t, {"count": ..., "sum": ..., "buckets": [[boundary rule, lower, upper, count]]}]`:
+/// the HTTP API's form of a native histogram sample. Rules: 0 open left, 1 open right,
+/// 2 open both, 3 closed both.
+fn write_histogram_point(out: &mut String, t: i64, h: &FloatHistogram) {
+    out.push('[');
+    write_time(out, t);
+    let _ = write!(
+        out,
+        ",{{\"count\":\"{}\",\"sum\":\"{}\"",
+        format_float(h.count),
+        format_float(h.sum)
+    );
+    let buckets = h.buckets();
+    if !buckets.is_empty() {
+        out.push_str(",\"buckets\":[");
+        for (index, bucket) in buckets.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            let rule = match (bucket.lower_inclusive, bucket.upper_inclusive) {
+                (false, true) => 0,
+                (true, false) => 1,
+                (false, false) => 2,
+                (true, true) => 3,
+            };
+            let _ = write!(
+                out,
+                "[{rule},\"{}\",\"{}\",\"{}\"]",
+                format_float(bucket.lower),
+                format_float(bucket.upper),
+                format_float(bucket.count)
+            );
+        }
+        out.push(']');
+    }
+    out.push_str("}]");
+}
+
 /// The success envelope with `resultType`, `result`, and any warnings/infos.
 pub fn render_result(result: &QueryResult) -> String {
     let mut out = String::with_capacity(256);
@@ -299,8 +338,16 @@ pub fn render_result(result: &QueryResult) -> String {
                 }
                 out.push_str("{\"metric\":");
                 json_text::write_labels(&mut out, &sample.labels);
-                out.push_str(",\"value\":");
-                write_point(&mut out, sample.t, sample.v);
+                match &sample.h {
+                    Some(h) => {
+                        out.push_str(",\"histogram\":");
+                        write_histogram_point(&mut out, sample.t, h);
+                    }
+                    None => {
+                        out.push_str(",\"value\":");
+                        write_point(&mut out, sample.t, sample.v);
+                    }
+                }
                 out.push('}');
             }
             out.push(']');
@@ -313,14 +360,27 @@ pub fn render_result(result: &QueryResult) -> String {
                 }
                 out.push_str("{\"metric\":");
                 json_text::write_labels(&mut out, &s.labels);
-                out.push_str(",\"values\":[");
-                for (point_index, &(t, v)) in s.points.iter().enumerate() {
-                    if point_index > 0 {
-                        out.push(',');
+                if !s.points.is_empty() || s.histograms.is_empty() {
+                    out.push_str(",\"values\":[");
+                    for (point_index, &(t, v)) in s.points.iter().enumerate() {
+                        if point_index > 0 {
+                            out.push(',');
+                        }
+                        write_point(&mut out, t, v);
                     }
-                    write_point(&mut out, t, v);
+                    out.push(']');
                 }
-                out.push_str("]}");
+                if !s.histograms.is_empty() {
+                    out.push_str(",\"histograms\":[");
+                    for (point_index, (t, h)) in s.histograms.iter().enumerate() {
+                        if point_index > 0 {
+                            out.push(',');
+                        }
+                        write_histogram_point(&mut out, *t, h);
+                    }
+                    out.push(']');
+                }
+                out.push('}');
             }
             out.push(']');
         }

@@ -106,7 +106,7 @@ fn respond(protocol: Protocol, rejected: Option<String>, report: &AppendReport) 
         );
         headers.insert(
             "X-Prometheus-Remote-Write-Histograms-Written",
-            HeaderValue::from(0u64),
+            HeaderValue::from(report.histograms_stored),
         );
         headers.insert(
             "X-Prometheus-Remote-Write-Exemplars-Written",

@@ -10,13 +10,15 @@ use std::iter::FusedIterator;
 
 use super::decode::Protocol;
 use super::validate::{is_label_name, render_series, CheckedLabel, SeriesProblem};
+use crate::metrics::histogram::FloatHistogram;
 
 /// Counts of elements in a request. In [`DecodedWrite::stats`] they cover the series that
 /// passed validation; [`DecodedWrite::rejected_stats`] covers the rest.
 ///
-/// Only float samples are handed on in [`DecodedWrite::series`]. Native histograms,
-/// exemplars and metadata are counted here but not stored yet, so a handler filling the
-/// 2.0 `X-Prometheus-Remote-Write-*-Written` headers must not report them as written.
+/// Float samples are handed on in [`DecodedWrite::series`], native histograms in
+/// [`DecodedWrite::histogram_series`]. Exemplars and metadata are counted here but not
+/// stored, so a handler filling the 2.0 `X-Prometheus-Remote-Write-*-Written` headers must
+/// not report them as written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteStats {
     pub samples: u64,
@@ -112,6 +114,16 @@ pub struct DecodedWrite {
     /// (0 = unset, as on the wire).
     start_timestamps: Option<Vec<i64>>,
     series: Vec<SeriesEntry>,
+    /// Accepted series with native histogram samples (rare next to float series, so
+    /// their labels are owned).
+    pub histogram_series: Vec<HistogramSeries>,
+}
+
+/// One series' native histogram samples in a request; labels sorted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramSeries {
+    pub labels: Vec<(String, String)>,
+    pub samples: Vec<(i64, FloatHistogram)>,
 }
 
 impl DecodedWrite {
@@ -347,6 +359,9 @@ pub(crate) struct BatchBuilder {
     body_address: usize,
     body_len: usize,
     samples_mark: usize,
+    /// Histogram samples of the open series.
+    open_histograms: Vec<(i64, FloatHistogram)>,
+    histogram_series: Vec<HistogramSeries>,
 }
 
 impl BatchBuilder {
@@ -370,6 +385,8 @@ impl BatchBuilder {
             body_address: body.as_ptr() as usize,
             body_len: body.len(),
             samples_mark: 0,
+            open_histograms: Vec::new(),
+            histogram_series: Vec::new(),
         }
     }
 
@@ -411,6 +428,11 @@ impl BatchBuilder {
     #[inline]
     pub fn open_series(&mut self) {
         self.samples_mark = self.samples.len();
+        self.open_histograms.clear();
+    }
+
+    pub fn push_histogram(&mut self, timestamp: i64, histogram: FloatHistogram) {
+        self.open_histograms.push((timestamp, histogram));
     }
 
     #[inline]
@@ -451,11 +473,22 @@ impl BatchBuilder {
         }
     }
 
-    /// Keeps the open series with `labels` (checked and sorted). A series without float
-    /// samples is counted but not listed (histogram-only series, for now).
+    /// Keeps the open series with `labels` (checked and sorted): its float samples in
+    /// the series list, its histogram samples in the histogram series.
     #[inline]
     pub fn commit_series(&mut self, labels: &[CheckedLabel<'_>], counts: WriteStats) {
         self.stats.add(&counts);
+        if !self.open_histograms.is_empty() {
+            // Checked labels are valid UTF-8.
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            self.histogram_series.push(HistogramSeries {
+                labels: labels
+                    .iter()
+                    .map(|label| (text(label.name), text(label.value)))
+                    .collect(),
+                samples: std::mem::take(&mut self.open_histograms),
+            });
+        }
         if self.open_samples() == 0 {
             return;
         }
@@ -476,6 +509,7 @@ impl BatchBuilder {
         dropped: WriteStats,
     ) {
         self.samples.truncate(self.samples_mark);
+        self.open_histograms.clear();
         if self.has_start_timestamps {
             self.start_timestamps.truncate(self.samples_mark);
         }
@@ -518,6 +552,7 @@ impl BatchBuilder {
             labels: self.labels,
             samples: self.samples,
             start_timestamps: self.has_start_timestamps.then_some(self.start_timestamps),
+            histogram_series: self.histogram_series,
             series: self.series,
         }
     }

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use super::batch::{BatchBuilder, DecodedWrite, TextSpan, WriteStats};
+use super::histogram::decode_histogram;
 use super::validate::{
     check_label, check_label_set, render_series, shown, shown_lossy, CheckedLabel, DecodeLimits,
     SeriesProblem,
@@ -306,8 +307,14 @@ fn decode_v1_series<'a>(
             }
             4 => {
                 expect_wire_type(&series, wire_type, WireType::Len)?;
-                series.read_len()?;
+                let (bytes, _) = series.read_len()?;
                 counts.histograms += 1;
+                match decode_histogram(bytes) {
+                    Ok((timestamp, histogram)) => builder.push_histogram(timestamp, histogram),
+                    Err(message) => {
+                        problem.get_or_insert(SeriesProblem::InvalidHistogram(message));
+                    }
+                }
             }
             _ => series.skip(field, wire_type)?,
         }
@@ -552,6 +559,7 @@ fn decode_v2_series<'a>(
     builder.open_series();
     let mut counts = WriteStats::default();
     let mut created_timestamp = 0;
+    let mut histogram_problem = None;
     while !series.is_empty() {
         let (field, wire_type) = series.read_key()?;
         match field {
@@ -572,11 +580,15 @@ fn decode_v2_series<'a>(
                 counts.samples += 1;
             }
             3 => {
-                // Native histograms are counted, not stored yet: storing them waits for
-                // the TSDB's histogram chunks.
                 expect_wire_type(&series, wire_type, WireType::Len)?;
-                series.read_len()?;
+                let (bytes, _) = series.read_len()?;
                 counts.histograms += 1;
+                match decode_histogram(bytes) {
+                    Ok((timestamp, histogram)) => builder.push_histogram(timestamp, histogram),
+                    Err(message) => {
+                        histogram_problem.get_or_insert(SeriesProblem::InvalidHistogram(message));
+                    }
+                }
             }
             4 => {
                 expect_wire_type(&series, wire_type, WireType::Len)?;
@@ -599,7 +611,8 @@ fn decode_v2_series<'a>(
     builder.fill_start_timestamps(created_timestamp);
 
     let checked = resolve_labels(refs, symbols, labels, limits)
-        .and_then(|()| check_label_set(labels, limits));
+        .and_then(|()| check_label_set(labels, limits))
+        .and_then(|()| histogram_problem.map_or(Ok(()), Err));
     match checked {
         Ok(()) => builder.commit_series(labels, counts),
         Err(problem) => {

@@ -21,6 +21,7 @@
 mod batch;
 mod decode;
 mod encode;
+mod histogram;
 pub mod proto_v1;
 pub mod proto_v2;
 pub mod read;

@@ -105,7 +105,7 @@ pub fn execute_read(
             .collect::<Result<Vec<_>, _>>()?;
         let mut result = QueryResult::default();
         for series in tsdb.select(&matchers, query.start_timestamp_ms, query.end_timestamp_ms) {
-            samples_total += series.samples.len();
+            samples_total += series.samples.len() + series.histograms.len();
             if samples_total > max_samples {
                 return Err(RemoteReadError::TooManySamples { limit: max_samples });
             }
@@ -119,6 +119,11 @@ pub fn execute_read(
                     .samples
                     .into_iter()
                     .map(|(timestamp, value)| Sample { value, timestamp })
+                    .collect(),
+                histograms: series
+                    .histograms
+                    .iter()
+                    .map(|(timestamp, h)| super::histogram::encode_histogram_v1(*timestamp, h))
                     .collect(),
                 ..TimeSeries::default()
             });

@@ -1,7 +1,7 @@
 //! Hands a decoded request's accepted series to the TSDB appender in one batch.
 
 use super::DecodedWrite;
-use crate::metrics::tsdb::{AppendReport, AppendSeries, Tsdb, TsdbError};
+use crate::metrics::tsdb::{AppendHistogramSeries, AppendReport, AppendSeries, Tsdb, TsdbError};
 
 /// Stores every accepted series of `decoded`; blocking until durable.
 pub fn store(decoded: &DecodedWrite, tsdb: &Tsdb) -> Result<AppendReport, TsdbError> {
@@ -24,5 +24,37 @@ pub fn store(decoded: &DecodedWrite, tsdb: &Tsdb) -> Result<AppendReport, TsdbEr
             })
         })
         .collect();
-    tsdb.append(&batch)
+    let mut report = tsdb.append(&batch)?;
+    if !decoded.histogram_series.is_empty() {
+        let labels: Vec<Vec<(&str, &str)>> = decoded
+            .histogram_series
+            .iter()
+            .map(|series| {
+                series
+                    .labels
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect()
+            })
+            .collect();
+        let batch: Vec<AppendHistogramSeries<'_>> = decoded
+            .histogram_series
+            .iter()
+            .zip(&labels)
+            .map(|(series, labels)| AppendHistogramSeries {
+                labels,
+                samples: &series.samples,
+            })
+            .collect();
+        let histograms = tsdb.append_histograms(&batch)?;
+        report.histograms_stored += histograms.samples_stored;
+        report.series_created += histograms.series_created;
+        report.samples_rejected += histograms.samples_rejected;
+        for error in histograms.errors {
+            if report.errors.len() < crate::metrics::tsdb::MAX_REPORTED_ERRORS {
+                report.errors.push(error);
+            }
+        }
+    }
+    Ok(report)
 }

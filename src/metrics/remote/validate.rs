@@ -92,6 +92,8 @@ pub enum SeriesProblem {
     SymbolOutOfRange { reference: u64, symbols: usize },
     #[error("labels_refs has an odd number of entries ({0})")]
     OddLabelRefs(usize),
+    #[error("invalid native histogram: {0}")]
+    InvalidHistogram(String),
 }
 
 /// How much of one name or value a message shows before cutting it with `…`.

@@ -220,7 +220,9 @@ fn write_records(
                         continue;
                     }
                     let size = 16 + samples.len() * 19;
-                    if batch.bytes + size > limit {
+                    // Float and histogram records keep their relative order: the
+                    // out-of-order rules judge each sample against the newest of either.
+                    if batch.bytes + size > limit || !batch.histograms.is_empty() {
                         batch.flush(&out)?;
                     }
                     batch.bytes += size;
@@ -242,7 +244,7 @@ fn write_records(
                         continue;
                     }
                     let size = 16 + samples.len() * 128;
-                    if batch.bytes + size > limit {
+                    if batch.bytes + size > limit || !batch.samples.is_empty() {
                         batch.flush(&out)?;
                     }
                     batch.bytes += size;

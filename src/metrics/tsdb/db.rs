@@ -45,6 +45,8 @@ pub struct AppendHistogramSeries<'a> {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct AppendReport {
     pub samples_stored: u64,
+    /// Native histogram samples stored (by callers that store both kinds).
+    pub histograms_stored: u64,
     pub series_created: u64,
     pub samples_rejected: u64,
     /// At most [`MAX_REPORTED_ERRORS`] messages.

@@ -140,9 +140,11 @@ impl Tombstones {
             for tombstone in list.iter().filter(|t| t.covers_series(&data.labels)) {
                 data.samples
                     .retain(|&(t, _)| t < tombstone.mint || t > tombstone.maxt);
+                data.histograms
+                    .retain(|(t, _)| *t < tombstone.mint || *t > tombstone.maxt);
             }
         }
-        series.retain(|data| !data.samples.is_empty());
+        series.retain(|data| !data.samples.is_empty() || !data.histograms.is_empty());
     }
 
     fn persist(&self, list: &[Tombstone]) -> Result<(), TombstoneError> {

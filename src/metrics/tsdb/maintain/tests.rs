@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use crate::config::bytesize::ByteSize;
 use crate::config::duration::PromDuration;
+use crate::metrics::histogram::{FloatHistogram, Span};
 use crate::metrics::tsdb::index::{MatchOp, Matcher};
-use crate::metrics::tsdb::{AppendSeries, SeriesData, Tsdb, TsdbOptions, STALE_NAN_BITS};
+use crate::metrics::tsdb::{
+    AppendHistogramSeries, AppendSeries, SeriesData, Tsdb, TsdbOptions, STALE_NAN_BITS,
+};
 
 const HOUR: i64 = 3_600_000;
 
@@ -789,4 +792,103 @@ fn a_snapshot_opens_as_a_database_with_everything() {
     )
     .unwrap();
     assert_eq!(dump(&copy), expected(4, &minutes(0, 60)));
+}
+
+fn test_histogram(minute: i64) -> FloatHistogram {
+    FloatHistogram {
+        schema: 2,
+        count: minute as f64 * 3.0,
+        sum: minute as f64 * 1.5,
+        zero_threshold: 0.001,
+        zero_count: minute as f64,
+        positive_spans: vec![Span {
+            offset: -1,
+            length: 2,
+        }],
+        positive_buckets: vec![minute as f64, minute as f64],
+        ..FloatHistogram::default()
+    }
+}
+
+#[test]
+fn histograms_go_through_head_cut_compaction_checkpoint_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = TsdbOptions {
+        compaction_ranges: vec![PromDuration::from_millis(3 * HOUR as u64)],
+        ..options()
+    };
+    let labels = [("__name__", "latency_seconds"), ("job", "api")];
+    // One series that switches kind every 50 minutes, so blocks hold chunks of both.
+    let is_histogram_minute = |minute: i64| (minute / 50) % 2 == 1;
+    let db = Tsdb::open(dir.path(), options.clone()).unwrap();
+    for minute in 0..(7 * 60) {
+        let t = minute * 60_000;
+        let report = if is_histogram_minute(minute) {
+            let samples = [(t, test_histogram(minute))];
+            db.append_histograms(&[AppendHistogramSeries {
+                labels: &labels,
+                samples: &samples,
+            }])
+            .unwrap()
+        } else {
+            let samples = [(t, minute as f64)];
+            db.append(&[AppendSeries {
+                labels: &labels,
+                samples: &samples,
+            }])
+            .unwrap()
+        };
+        assert_eq!(report.samples_rejected, 0, "{:?}", report.errors);
+        if minute % 60 == 59 {
+            db.maintain(t).unwrap();
+        }
+    }
+    // A float at a histogram's timestamp conflicts.
+    let conflict = db
+        .append(&[AppendSeries {
+            labels: &labels,
+            samples: &[(380 * 60_000, 1.0)],
+        }])
+        .unwrap();
+    assert_eq!(conflict.samples_rejected, 1);
+
+    let check = |db: &Tsdb| {
+        let selected = db.select(&[], i64::MIN, i64::MAX);
+        assert_eq!(selected.len(), 1);
+        let data = &selected[0];
+        let floats: Vec<i64> = (0..7 * 60).filter(|m| !is_histogram_minute(*m)).collect();
+        let hists: Vec<i64> = (0..7 * 60).filter(|m| is_histogram_minute(*m)).collect();
+        assert_eq!(
+            data.samples,
+            floats
+                .iter()
+                .map(|m| (m * 60_000, *m as f64))
+                .collect::<Vec<_>>()
+        );
+        let got: Vec<i64> = data.histograms.iter().map(|(t, _)| t / 60_000).collect();
+        let missing: Vec<&i64> = hists.iter().filter(|m| !got.contains(m)).collect();
+        assert_eq!(
+            data.histograms.len(),
+            hists.len(),
+            "missing minutes {missing:?}"
+        );
+        for ((t, h), minute) in data.histograms.iter().zip(&hists) {
+            assert_eq!(*t, minute * 60_000);
+            assert_eq!(*h, test_histogram(*minute));
+        }
+    };
+    let spans: Vec<(i64, i64)> = db
+        .blocks()
+        .iter()
+        .map(|block| (block.meta().min_time / HOUR, block.meta().max_time / HOUR))
+        .collect();
+    assert_eq!(spans, vec![(0, 3), (3, 6)]);
+    for block in db.blocks().iter() {
+        block.verify().unwrap();
+    }
+    check(&db);
+    drop(db);
+    // The head's histograms come back from the WAL (and its checkpoint).
+    let db = Tsdb::open(dir.path(), options).unwrap();
+    check(&db);
 }
