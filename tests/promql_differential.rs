@@ -692,7 +692,7 @@ fn histogram_dataset(first: i64) -> Vec<proto_v1::TimeSeries> {
     let mut rng = Lcg(7);
     (0..3)
         .map(|instance| {
-            let mut buckets = vec![0u64; 6];
+            let mut buckets = [0u64; 6];
             let mut zero = 0u64;
             let mut sum = 0.0f64;
             let histograms = (0..STEPS)
