@@ -42,8 +42,19 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
     // Histogram samples by step, for `sum`/`avg`; other operators count them, keep them
     // as they are (`limitk`, `limit_ratio`) or ignore them.
     let mut hist_table: Vec<Vec<(u32, FloatHistogram)>> = Vec::new();
+    // `count_values` counts histograms by their printed form.
+    let mut hist_texts: Vec<Vec<(u32, String)>> = Vec::new();
     if has_histograms {
         match op {
+            T_COUNT_VALUES => {
+                hist_texts = vec![Vec::new(); steps.len()];
+                for (index, s) in input.iter_mut().enumerate() {
+                    for (t, h) in std::mem::take(&mut s.hists) {
+                        hist_texts[steps.index(t)]
+                            .push((index as u32, super::native::histogram_text(&h)));
+                    }
+                }
+            }
             T_SUM | T_AVG => {
                 hist_table = vec![Vec::new(); steps.len()];
                 for (index, s) in input.iter_mut().enumerate() {
@@ -108,7 +119,9 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
             super::functions::warn_quantile_out_of_range(ev, qs);
             ctx.quantile(&table, qs)
         }
-        T_COUNT_VALUES => ctx.count_values(&table, label_param.as_deref().unwrap_or("")),
+        T_COUNT_VALUES => {
+            ctx.count_values(&table, &hist_texts, label_param.as_deref().unwrap_or(""))
+        }
         _ => ctx.fold(op, &table),
     };
     if has_histograms && matches!(op, T_LIMITK | T_LIMIT_RATIO) {
@@ -460,18 +473,27 @@ impl Grouped<'_> {
         out.series
     }
 
-    fn count_values(&self, table: &[Vec<(u32, f64)>], label: &str) -> Vec<Series> {
+    fn count_values(
+        &self,
+        table: &[Vec<(u32, f64)>],
+        hist_texts: &[Vec<(u32, String)>],
+        label: &str,
+    ) -> Vec<Series> {
         // Keyed by the output label set: the value label may overwrite a grouping label,
         // merging groups (as Prometheus does).
         let mut out: OutputBuilder<Labels> = OutputBuilder::new();
         for (step_index, samples) in table.iter().enumerate() {
             let t = self.steps.time(step_index);
             let mut counts: Vec<(Labels, f64)> = Vec::new();
-            for &(index, v) in samples {
+            let floats = samples
+                .iter()
+                .map(|&(index, v)| (index, super::functions::format_float(v)));
+            let hists = hist_texts.get(step_index).into_iter().flatten().cloned();
+            for (index, text) in floats.chain(hists) {
                 let group = self.series_group[index as usize];
                 let mut labels = self.group_labels[group as usize].clone();
                 labels.retain(|(name, _)| name != label);
-                labels.push((label.to_string(), super::functions::format_float(v)));
+                labels.push((label.to_string(), text));
                 labels.sort();
                 match counts.iter_mut().find(|(existing, _)| *existing == labels) {
                     Some((_, count)) => *count += 1.0,

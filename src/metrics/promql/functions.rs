@@ -203,6 +203,7 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
         }
         "histogram_quantile" => {
             let qs = ev.eval_scalar(arg(call, 0)?, steps)?;
+            warn_quantile_out_of_range(ev, &qs);
             let series = ev.eval_vector(arg(call, 1)?, steps)?;
             Ok(Val::Vector(histogram_quantile(ev, &qs, series, steps)))
         }
@@ -225,6 +226,7 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
             let mut result = Vec::new();
             for index in 2..call.args.args.len() {
                 let qs = ev.eval_scalar(arg(call, index)?, steps)?;
+                warn_quantile_out_of_range(ev, &qs);
                 let mut quantiles = histogram_quantile(ev, &qs, series.clone(), steps);
                 for s in &mut quantiles {
                     let q = qs[0];

@@ -247,8 +247,12 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]) -> f64 {
         if to > from {
             if low.is_finite() && bound.is_finite() {
                 inside += count * (to - from) / (bound - low);
-            } else if lower <= low && upper >= bound {
-                // A bucket of infinite width counts only when wholly inside.
+            } else if (lower <= low && upper >= bound)
+                || (bound == f64::INFINITY && upper == f64::INFINITY)
+                || (low == f64::NEG_INFINITY && lower == f64::NEG_INFINITY)
+            {
+                // A bucket of infinite width cannot be interpolated: it counts whole when
+                // the range reaches its infinite end (or covers it entirely).
                 inside += count;
             }
         }

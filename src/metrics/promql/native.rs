@@ -27,6 +27,29 @@ fn for_metric(labels: &Labels) -> String {
     }
 }
 
+/// A histogram as Prometheus prints it in labels (`count_values`): count, sum and every
+/// non-empty bucket with its boundaries, e.g. `{count:3, sum:5, [-0.001,0.001]:1, (1,2]:2}`.
+pub(super) fn histogram_text(h: &FloatHistogram) -> String {
+    use super::functions::format_float;
+    let mut text = format!(
+        "{{count:{}, sum:{}",
+        format_float(h.count),
+        format_float(h.sum)
+    );
+    for bucket in h.buckets() {
+        text.push_str(&format!(
+            ", {}{},{}{}:{}",
+            if bucket.lower_inclusive { '[' } else { '(' },
+            format_float(bucket.lower),
+            format_float(bucket.upper),
+            if bucket.upper_inclusive { ']' } else { ')' },
+            format_float(bucket.count)
+        ));
+    }
+    text.push('}');
+    text
+}
+
 /// `histogram_count`, `_sum`, `_avg`, `_stddev`, `_stdvar`: one float per histogram
 /// sample; float samples are ignored.
 pub(super) fn histogram_stat(name: &str, series: Vec<Series>) -> Vec<Series> {
@@ -178,6 +201,18 @@ pub(super) fn range_over_histograms(
                 return None;
             }
             let (previous, last) = (&hists[hists.len() - 2], &hists[hists.len() - 1]);
+            let is_gauge = |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
+            let metric = metric_name(labels);
+            if name == "irate" && (is_gauge(&previous.1) || is_gauge(&last.1)) {
+                ev.warn(format!(
+                    "this native histogram metric is not a counter: {metric:?}"
+                ));
+            }
+            if name == "idelta" && (!is_gauge(&previous.1) || !is_gauge(&last.1)) {
+                ev.warn(format!(
+                    "this native histogram metric is not a gauge: {metric:?}"
+                ));
+            }
             let interval = last.0 - previous.0;
             if interval == 0 {
                 return None;
@@ -187,7 +222,15 @@ pub(super) fn range_over_histograms(
                 last.1.clone()
             } else {
                 match last.1.sub(&previous.1) {
-                    Ok((difference, _)) => difference,
+                    Ok((difference, reconciled)) => {
+                        if reconciled {
+                            ev.info(
+                                "mismatched custom buckets were reconciled during subtraction"
+                                    .into(),
+                            );
+                        }
+                        difference
+                    }
                     Err(error) => {
                         warn_histogram_error(ev, &error, labels);
                         return None;
