@@ -334,23 +334,40 @@ impl Head {
             .series
             .get(series_ref as usize / STRIPES)
             .and_then(Option::as_ref);
-        let mut newest: Option<i64> = None;
+        // Samples accepted earlier in this batch count as stored.
+        let mut accepted: Vec<(i64, &FloatHistogram)> = Vec::new();
+        let window = self.out_of_order_window_ms;
         for (timestamp, histogram) in samples {
+            let newest_in_batch = accepted.iter().map(|(t, _)| *t).max();
             let outcome = if *timestamp < min_valid_time {
                 AppendOutcome::OutOfBounds
-            } else if newest.is_some_and(|last| *timestamp <= last) {
-                // Batches are expected in time order; a repeat within one is refused.
-                AppendOutcome::ConflictingValue
+            } else if let Some((_, earlier)) = accepted.iter().find(|(t, _)| t == timestamp) {
+                if *earlier == histogram {
+                    AppendOutcome::Duplicate
+                } else {
+                    AppendOutcome::ConflictingValue
+                }
             } else {
-                series.map_or(AppendOutcome::Appended, |series| {
-                    series.check_histogram(*timestamp, histogram, self.out_of_order_window_ms)
-                })
+                let stored = series.map_or(AppendOutcome::Appended, |series| {
+                    series.check_histogram(*timestamp, histogram, window)
+                });
+                match (stored, newest_in_batch) {
+                    (AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted, Some(newest))
+                        if *timestamp < newest.saturating_sub(window) =>
+                    {
+                        AppendOutcome::TooOld
+                    }
+                    (AppendOutcome::Appended, Some(newest)) if *timestamp < newest => {
+                        AppendOutcome::OutOfOrderAccepted
+                    }
+                    (outcome, _) => outcome,
+                }
             };
             if matches!(
                 outcome,
                 AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
             ) {
-                newest = Some(*timestamp);
+                accepted.push((*timestamp, histogram));
             }
             outcomes.push(outcome);
         }

@@ -593,6 +593,57 @@ mod tests {
     }
 
     #[test]
+    fn histogram_samples_follow_the_same_rules() {
+        let h = |count: f64| FloatHistogram {
+            count,
+            ..FloatHistogram::default()
+        };
+        let mut series = MemSeries::new();
+        series.append(1_000_000, 1.0, WINDOW, RANGE);
+        assert_eq!(
+            series.append_histogram(1_060_000, &h(1.0), WINDOW),
+            AppendOutcome::Appended
+        );
+        assert_eq!(
+            series.append_histogram(1_060_000, &h(1.0), WINDOW),
+            AppendOutcome::Duplicate
+        );
+        assert_eq!(
+            series.append_histogram(1_060_000, &h(2.0), WINDOW),
+            AppendOutcome::ConflictingValue
+        );
+        // A float's timestamp is taken, and so is a histogram's for floats.
+        assert_eq!(
+            series.append_histogram(1_000_000, &h(1.0), WINDOW),
+            AppendOutcome::ConflictingValue
+        );
+        assert_eq!(
+            series.append(1_060_000, 5.0, WINDOW, RANGE),
+            AppendOutcome::ConflictingValue
+        );
+        assert_eq!(
+            series.append_histogram(1_030_000, &h(0.5), WINDOW),
+            AppendOutcome::OutOfOrderAccepted
+        );
+        assert_eq!(
+            series.append_histogram(1_060_000 - WINDOW - 1, &h(0.1), WINDOW),
+            AppendOutcome::TooOld
+        );
+        let mut out = Vec::new();
+        series.histograms_between(i64::MIN, i64::MAX, &mut out);
+        assert_eq!(
+            out.iter().map(|(t, h)| (*t, h.count)).collect::<Vec<_>>(),
+            vec![(1_030_000, 0.5), (1_060_000, 1.0)]
+        );
+        series.drop_before(1_050_000);
+        out.clear();
+        series.histograms_between(i64::MIN, i64::MAX, &mut out);
+        assert_eq!(out.len(), 1);
+        series.drop_before(i64::MAX);
+        assert!(series.is_empty());
+    }
+
+    #[test]
     fn staleness_marker_bits_survive() {
         let stale = f64::from_bits(0x7ff0_0000_0000_0002);
         let mut series = MemSeries::new();
