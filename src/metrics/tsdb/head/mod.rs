@@ -25,6 +25,36 @@ const STRIPES: usize = 64;
 struct Stripe {
     /// Indexed by `series_ref / STRIPES`.
     series: Vec<Option<MemSeries>>,
+    /// Per slot, what an append checks first, kept densely so that checking a large batch
+    /// does not touch every series' memory (with hundreds of thousands of series those
+    /// reads are cache misses, and they dominated the append path).
+    slots: Vec<SlotState>,
+}
+
+#[derive(Clone, Copy)]
+struct SlotState {
+    /// The newest in-order float timestamp; `i64::MIN` for none, `i64::MAX` when every
+    /// append must ask the series itself (it holds histograms). Never below the truth:
+    /// a sample newer than this is simply appended.
+    newest: i64,
+    /// Whether the series' definition is known to be durable in the WAL.
+    logged: bool,
+}
+
+impl SlotState {
+    const EMPTY: SlotState = SlotState {
+        newest: i64::MIN,
+        logged: false,
+    };
+}
+
+/// The `newest` a slot records for `series`.
+fn newest_of(series: &MemSeries) -> i64 {
+    if series.has_histograms() {
+        i64::MAX
+    } else {
+        series.last_sample().map_or(i64::MIN, |(t, _)| t)
+    }
 }
 
 /// Counters the database exports as `sightline_tsdb_*`.
@@ -182,23 +212,25 @@ impl Head {
         }
         drop(index);
         self.install(series_ref);
+        let slot = series_ref as usize / STRIPES;
+        let mut stripe = self.stripe(series_ref);
         if let Some(series) = moved {
-            let mut stripe = self.stripe(series_ref);
-            stripe.series[series_ref as usize / STRIPES] = Some(series);
+            stripe.slots[slot].newest = newest_of(&series);
+            stripe.series[slot] = Some(series);
         }
+        stripe.slots[slot].logged = true;
+        drop(stripe);
         self.next_ref
             .fetch_max(series_ref.saturating_add(1), Ordering::Relaxed);
-        let mut stripe = self.stripe(series_ref);
-        if let Some(Some(series)) = stripe.series.get_mut(series_ref as usize / STRIPES) {
-            series.logged = true;
-        }
         true
     }
 
     fn uninstall(&self, series_ref: SeriesRef) {
         let mut stripe = self.stripe(series_ref);
-        if let Some(slot) = stripe.series.get_mut(series_ref as usize / STRIPES) {
-            *slot = None;
+        let slot = series_ref as usize / STRIPES;
+        if let Some(series) = stripe.series.get_mut(slot) {
+            *series = None;
+            stripe.slots[slot] = SlotState::EMPTY;
         }
     }
 
@@ -207,25 +239,26 @@ impl Head {
         let slot = series_ref as usize / STRIPES;
         if stripe.series.len() <= slot {
             stripe.series.resize_with(slot + 1, || None);
+            stripe.slots.resize(slot + 1, SlotState::EMPTY);
         }
-        stripe.series[slot].get_or_insert_with(MemSeries::new);
+        if stripe.series[slot].is_none() {
+            stripe.series[slot] = Some(MemSeries::new());
+            stripe.slots[slot] = SlotState::EMPTY;
+        }
     }
 
     /// Whether the series' definition still has to be written to the WAL.
     pub fn needs_logging(&self, series_ref: SeriesRef) -> bool {
         let stripe = self.stripe(series_ref);
-        stripe
-            .series
-            .get(series_ref as usize / STRIPES)
-            .and_then(Option::as_ref)
-            .is_some_and(|series| !series.logged)
+        let slot = series_ref as usize / STRIPES;
+        stripe.series.get(slot).is_some_and(Option::is_some) && !stripe.slots[slot].logged
     }
 
     pub fn mark_logged(&self, series_refs: &[SeriesRef]) {
         for series_ref in series_refs {
             let mut stripe = self.stripe(*series_ref);
-            if let Some(Some(series)) = stripe.series.get_mut(*series_ref as usize / STRIPES) {
-                series.logged = true;
+            if let Some(state) = stripe.slots.get_mut(*series_ref as usize / STRIPES) {
+                state.logged = true;
             }
         }
     }
@@ -239,31 +272,30 @@ impl Head {
         outcomes: &mut Vec<AppendOutcome>,
     ) {
         let stripe = self.stripe(series_ref);
-        let Some(Some(series)) = stripe.series.get(series_ref as usize / STRIPES) else {
-            let min_valid_time = self.min_valid_time();
-            outcomes.extend(samples.iter().map(|(timestamp, _)| {
-                if *timestamp < min_valid_time {
-                    AppendOutcome::OutOfBounds
-                } else {
-                    AppendOutcome::Appended
-                }
-            }));
-            return;
-        };
-        let mut newest = series.last_sample().map(|(t, _)| t);
+        let slot = series_ref as usize / STRIPES;
         let min_valid_time = self.min_valid_time();
+        let known = stripe
+            .slots
+            .get(slot)
+            .map_or(i64::MIN, |state| state.newest);
+        // Within one batch, samples after an accepted newer one are judged against it.
+        let mut newest = (known != i64::MIN).then_some(known);
         for (timestamp, value) in samples {
             if *timestamp < min_valid_time {
                 outcomes.push(AppendOutcome::OutOfBounds);
                 continue;
             }
-            // Within one batch, samples after an accepted newer one are judged against it.
             let outcome = match newest {
                 Some(last) if *timestamp > last => AppendOutcome::Appended,
                 None => AppendOutcome::Appended,
-                _ => series.check(*timestamp, *value, self.out_of_order_window_ms),
+                _ => match stripe.series.get(slot) {
+                    Some(Some(series)) => {
+                        series.check(*timestamp, *value, self.out_of_order_window_ms)
+                    }
+                    _ => AppendOutcome::Appended,
+                },
             };
-            if outcome == AppendOutcome::Appended {
+            if outcome == AppendOutcome::Appended && newest.is_none_or(|last| last != i64::MAX) {
                 newest = Some(*timestamp);
             }
             outcomes.push(outcome);
@@ -311,6 +343,8 @@ impl Head {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         }
+        let newest = newest_of(series);
+        stripe.slots[series_ref as usize / STRIPES].newest = newest;
         drop(stripe);
         if appended > 0 {
             self.min_time.fetch_min(min_time, Ordering::AcqRel);
@@ -400,6 +434,7 @@ impl Head {
                 max_time = max_time.max(*timestamp);
             }
         }
+        stripe.slots[series_ref as usize / STRIPES].newest = i64::MAX;
         drop(stripe);
         if appended > 0 {
             self.min_time.fetch_min(min_time, Ordering::AcqRel);
@@ -500,10 +535,7 @@ impl Head {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(&empty);
         for series_ref in &empty {
-            let mut stripe = self.stripe(*series_ref);
-            if let Some(slot) = stripe.series.get_mut(*series_ref as usize / STRIPES) {
-                *slot = None;
-            }
+            self.uninstall(*series_ref);
         }
         self.counters
             .series_removed

@@ -58,8 +58,6 @@ pub struct MemSeries {
     out_of_order: Vec<(i64, f64)>,
     /// Native histogram samples; boxed so float-only series pay one pointer.
     histograms: Option<Box<HistogramSamples>>,
-    /// Whether this series' definition is known to be durable in the WAL.
-    pub logged: bool,
 }
 
 impl MemSeries {
@@ -200,6 +198,10 @@ impl MemSeries {
             && self.head.is_empty()
             && self.out_of_order.is_empty()
             && self.histograms.is_none()
+    }
+
+    pub fn has_histograms(&self) -> bool {
+        self.histograms.is_some()
     }
 
     fn histogram_at(&self, timestamp: i64) -> Option<&FloatHistogram> {
