@@ -146,6 +146,23 @@ fn remote_write_histograms_query_and_survive_kill9() {
     assert_eq!(response.status(), 204, "{}", response.text().unwrap());
     check_reads(&server);
 
+    // A staleness marker (a histogram whose sum is the stale NaN) ends the series; sent
+    // twice (a retry), it is a duplicate, not a conflict.
+    let stale_at = T0 + 21 * 15_000;
+    let mut request = proto_v1::WriteRequest::decode(&v1_request()[..]).unwrap();
+    request.timeseries[0].histograms = vec![proto_v1::Histogram {
+        count: Some(proto_v1::histogram::Count::CountFloat(0.0)),
+        sum: f64::from_bits(0x7ff0_0000_0000_0002),
+        timestamp: stale_at,
+        ..proto_v1::Histogram::default()
+    }];
+    for _ in 0..2 {
+        let response = post(&server, request.encode_to_vec(), "application/x-protobuf");
+        assert_eq!(response.status(), 204, "{}", response.text().unwrap());
+    }
+    let after_marker = query(&server, "http_request_duration_seconds", stale_at);
+    assert_eq!(after_marker, serde_json::json!([]), "{after_marker}");
+
     // 2.0: a float histogram with custom buckets (what NHCB senders emit).
     let v2 = proto_v2::Request {
         symbols: vec![

@@ -37,8 +37,11 @@ pub async fn federate(
             let mut latest: BTreeMap<Vec<(String, String)>, (i64, f64)> = BTreeMap::new();
             for matchers in &selectors {
                 for series in tsdb.select(matchers, now - lookback + 1, now) {
+                    // The text format cannot carry native histograms: a series whose
+                    // newest sample is one is left out rather than shown stale.
+                    let newest_histogram = series.histograms.last().map(|(t, _)| *t);
                     if let Some(&(t, v)) = series.samples.last() {
-                        if !is_stale_nan(v) {
+                        if !is_stale_nan(v) && newest_histogram.is_none_or(|h| h < t) {
                             latest.insert(series.labels, (t, v));
                         }
                     }

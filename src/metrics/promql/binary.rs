@@ -139,6 +139,24 @@ fn vector_scalar(
 ) -> Vec<Series> {
     for series in &mut vector {
         let comparison = is_comparison(op);
+        series.points.retain_mut(|(t, v)| {
+            let s = scalar[steps.index(*t)];
+            let (l, r) = if scalar_on_left { (s, *v) } else { (*v, s) };
+            if comparison {
+                let keep = compare(op, l, r);
+                if return_bool {
+                    *v = f64::from(u8::from(keep));
+                    true
+                } else {
+                    keep
+                }
+            } else {
+                *v = arithmetic(op, l, r);
+                true
+            }
+        });
+        // Histogram samples after the floats, so that a float result of theirs is not
+        // operated on again.
         if !series.hists.is_empty() {
             let hists = std::mem::take(&mut series.hists);
             for (t, h) in &hists {
@@ -156,22 +174,6 @@ fn vector_scalar(
             }
             series.points.sort_by_key(|p| p.0);
         }
-        series.points.retain_mut(|(t, v)| {
-            let s = scalar[steps.index(*t)];
-            let (l, r) = if scalar_on_left { (s, *v) } else { (*v, s) };
-            if comparison {
-                let keep = compare(op, l, r);
-                if return_bool {
-                    *v = f64::from(u8::from(keep));
-                    true
-                } else {
-                    keep
-                }
-            } else {
-                *v = arithmetic(op, l, r);
-                true
-            }
-        });
         if drops_name(op) || return_bool {
             series.drop_name = true;
         }
@@ -318,8 +320,9 @@ struct BinaryContext<'a> {
 }
 
 /// The bits of the NaN that stands in for a histogram sample in the per-step float
-/// tables of vector matching; the histogram itself is looked up in its series. No
-/// arithmetic produces this payload, and stand-ins never leave this module.
+/// tables of vector matching; the histogram itself is looked up in its series at that
+/// time. A stored float with these very bits (no arithmetic makes them) finds no
+/// histogram there and is used as the float it is. Stand-ins never leave this module.
 const HISTOGRAM_STAND_IN: u64 = 0x7ff4_4849_5354_4f47;
 
 fn is_stand_in(value: f64) -> bool {
@@ -364,8 +367,9 @@ fn restore_histograms(left: &[Series], right: &[Series], output: &mut [Series]) 
                 out.points.push((t, v));
                 continue;
             }
-            if let Some(h) = sources.iter().find_map(|s| histogram_at(s, t)) {
-                out.hists.push((t, h.clone()));
+            match sources.iter().find_map(|s| histogram_at(s, t)) {
+                Some(h) => out.hists.push((t, h.clone())),
+                None => out.points.push((t, v)),
             }
         }
     }

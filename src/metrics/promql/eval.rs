@@ -115,20 +115,12 @@ pub(super) struct RangeInput {
 }
 
 impl RangeInput {
-    /// Calls `f(step index, window samples)` for every step.
+    /// Calls `f(step index, window samples)` for every step, sliding two cursors so each
+    /// sample is visited a bounded number of times.
     pub fn for_each_window<V>(&self, samples: &[(i64, V)], mut f: impl FnMut(usize, &[(i64, V)])) {
-        for (index, range) in self.window_ranges(samples).into_iter().enumerate() {
-            f(index, &samples[range]);
-        }
-    }
-
-    /// The index range of `samples` inside each step's window, found by sliding two
-    /// cursors so each sample is visited a bounded number of times.
-    pub fn window_ranges<V>(&self, samples: &[(i64, V)]) -> Vec<std::ops::Range<usize>> {
         let (mut lo, mut hi) = (0usize, 0usize);
         let monotonic = self.window_ends.windows(2).all(|pair| pair[0] <= pair[1]);
-        let mut ranges = Vec::with_capacity(self.window_ends.len());
-        for &end in &self.window_ends {
+        for (index, &end) in self.window_ends.iter().enumerate() {
             let start = end - self.range_ms;
             if !monotonic {
                 lo = 0;
@@ -140,8 +132,19 @@ impl RangeInput {
             while lo < hi && samples[lo].0 <= start {
                 lo += 1;
             }
-            ranges.push(lo..hi.max(lo));
+            f(index, &samples[lo..hi.max(lo)]);
         }
+    }
+
+    /// The index range of `samples` inside each step's window.
+    pub fn window_ranges<V>(&self, samples: &[(i64, V)]) -> Vec<std::ops::Range<usize>> {
+        let mut ranges = Vec::with_capacity(self.window_ends.len());
+        self.for_each_window(samples, |_, window| {
+            // `window` is a subslice of `samples`: its offset is its start index.
+            let start = (window.as_ptr() as usize - samples.as_ptr() as usize)
+                / std::mem::size_of::<(i64, V)>().max(1);
+            ranges.push(start..start + window.len());
+        });
         ranges
     }
 }
@@ -343,7 +346,8 @@ impl<'a> Evaluator<'a> {
                         points.push((steps.time(step_index), value));
                     }
                     (_, Some((t, h))) => {
-                        if *t <= read_at - lookback {
+                        // A histogram whose sum is the stale NaN is a staleness marker.
+                        if *t <= read_at - lookback || is_stale_nan(h.sum) {
                             continue;
                         }
                         if sample_time {
@@ -378,7 +382,13 @@ impl<'a> Evaluator<'a> {
         let mut all: Vec<SeriesData> = Vec::new();
         for matchers in &matcher_sets {
             for data in self.storage.select(matchers, mint, maxt) {
-                self.account_samples(data.samples.len())?;
+                // A histogram weighs as a float per 16 buckets, as in Prometheus.
+                let histogram_weight: usize = data
+                    .histograms
+                    .iter()
+                    .map(|(_, h)| 1 + (h.positive_buckets.len() + h.negative_buckets.len()) / 16)
+                    .sum();
+                self.account_samples(data.samples.len() + histogram_weight)?;
                 all.push(data);
             }
         }
@@ -413,6 +423,8 @@ impl<'a> Evaluator<'a> {
                              histograms,
                          }| {
                             samples.retain(|&(_, v)| !is_stale_nan(v));
+                            let mut histograms = histograms;
+                            histograms.retain(|(_, h)| !is_stale_nan(h.sum));
                             let series = Series {
                                 labels,
                                 points: samples,

@@ -717,31 +717,21 @@ fn range_over_mixed(
     for (index, (floats, hists)) in float_windows.into_iter().zip(hist_windows).enumerate() {
         let (floats, hists) = (&s.points[floats], &s.hists[hists]);
         let t = steps.time(index);
-        if hists.is_empty() {
-            if floats.is_empty() {
-                continue;
-            }
-            let window = Window {
-                samples: floats,
+        let outcome = if hists.is_empty() {
+            native::WindowOutcome::FloatsOnly
+        } else {
+            let span = native::WindowSpan {
                 end: input.window_ends[index],
                 range_ms: input.range_ms,
-                step_index: index,
-                eval_time: t,
             };
-            if let Some(value) = compute(&window, scalars) {
-                out.points.push((t, value));
-            }
-            continue;
-        }
-        let span = native::WindowSpan {
-            end: input.window_ends[index],
-            range_ms: input.range_ms,
+            native::range_over_histograms(ev, name, floats, hists, &span, &s.labels)
         };
-        match native::range_over_histograms(ev, name, floats, hists, &span, &s.labels) {
-            Some(native::Sample::F(value)) => out.points.push((t, value)),
-            Some(native::Sample::H(h)) => out.hists.push((t, h)),
-            None if !floats.is_empty() => {
-                // Float-only functions still compute on the floats of a mixed window.
+        match outcome {
+            native::WindowOutcome::Value(native::Sample::F(value)) => out.points.push((t, value)),
+            native::WindowOutcome::Value(native::Sample::H(h)) => out.hists.push((t, h)),
+            native::WindowOutcome::Nothing => {}
+            native::WindowOutcome::FloatsOnly if floats.is_empty() => {}
+            native::WindowOutcome::FloatsOnly => {
                 let window = Window {
                     samples: floats,
                     end: input.window_ends[index],
@@ -749,22 +739,10 @@ fn range_over_mixed(
                     step_index: index,
                     eval_time: t,
                 };
-                if !matches!(
-                    name,
-                    "rate"
-                        | "increase"
-                        | "delta"
-                        | "irate"
-                        | "idelta"
-                        | "sum_over_time"
-                        | "avg_over_time"
-                ) {
-                    if let Some(value) = compute(&window, scalars) {
-                        out.points.push((t, value));
-                    }
+                if let Some(value) = compute(&window, scalars) {
+                    out.points.push((t, value));
                 }
             }
-            None => {}
         }
     }
     (!out.is_empty()).then_some(out)

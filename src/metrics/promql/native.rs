@@ -6,10 +6,19 @@ use super::eval::{Evaluator, Series, Steps};
 use super::value::Labels;
 use crate::metrics::histogram::{CounterResetHint, FloatHistogram, HistogramError, QuantileNote};
 
-/// A range function's result for one window.
+/// A result for one window or sample pair.
 pub(super) enum Sample {
     F(f64),
     H(FloatHistogram),
+}
+
+/// What a range function does with a window that holds histograms.
+pub(super) enum WindowOutcome {
+    Value(Sample),
+    /// No point at this step.
+    Nothing,
+    /// Compute the float function on the window's floats alone.
+    FloatsOnly,
 }
 
 pub(super) fn metric_name(labels: &Labels) -> &str {
@@ -136,7 +145,8 @@ pub(super) fn range_over_histograms(
     hists: &[(i64, FloatHistogram)],
     span: &WindowSpan,
     labels: &Labels,
-) -> Option<Sample> {
+) -> WindowOutcome {
+    use WindowOutcome::{FloatsOnly, Nothing, Value};
     let mixed = !floats.is_empty();
     let warn_mixed = || {
         ev.warn(format!(
@@ -147,58 +157,70 @@ pub(super) fn range_over_histograms(
     let newest_float = floats.last();
     let newest_hist = hists.last();
     match name {
-        "count_over_time" => Some(Sample::F((floats.len() + hists.len()) as f64)),
-        "present_over_time" => Some(Sample::F(1.0)),
+        "count_over_time" => Value(Sample::F((floats.len() + hists.len()) as f64)),
+        "present_over_time" => Value(Sample::F(1.0)),
         "last_over_time" => match (newest_float, newest_hist) {
-            (Some(f), Some(h)) if f.0 > h.0 => Some(Sample::F(f.1)),
-            (_, Some(h)) => Some(Sample::H(h.1.clone())),
-            _ => None,
+            (Some(f), Some(h)) if f.0 > h.0 => Value(Sample::F(f.1)),
+            (_, Some(h)) => Value(Sample::H(h.1.clone())),
+            _ => Nothing,
         },
         "first_over_time" => match (floats.first(), hists.first()) {
-            (Some(f), Some(h)) if f.0 < h.0 => Some(Sample::F(f.1)),
-            (_, Some(h)) => Some(Sample::H(h.1.clone())),
-            _ => None,
+            (Some(f), Some(h)) if f.0 < h.0 => Value(Sample::F(f.1)),
+            (_, Some(h)) => Value(Sample::H(h.1.clone())),
+            _ => Nothing,
         },
         "ts_of_last_over_time" => {
             let t = newest_float
                 .map_or(i64::MIN, |f| f.0)
                 .max(newest_hist.map_or(i64::MIN, |h| h.0));
-            Some(Sample::F(t as f64 / 1000.0))
+            Value(Sample::F(t as f64 / 1000.0))
         }
         "ts_of_first_over_time" => {
             let t = floats
                 .first()
                 .map_or(i64::MAX, |f| f.0)
                 .min(hists.first().map_or(i64::MAX, |h| h.0));
-            Some(Sample::F(t as f64 / 1000.0))
+            Value(Sample::F(t as f64 / 1000.0))
         }
         "sum_over_time" | "avg_over_time" => {
             if mixed {
                 warn_mixed();
-                return None;
+                return Nothing;
             }
-            let mut sum = sum_histograms(ev, hists.iter().map(|(_, h)| h), labels, "aggregation")?;
+            let Some(mut sum) =
+                sum_histograms(ev, hists.iter().map(|(_, h)| h), labels, "aggregation")
+            else {
+                return Nothing;
+            };
             if name == "avg_over_time" {
                 sum.div(hists.len() as f64);
             }
             sum.compact(0);
-            Some(Sample::H(sum))
+            Value(Sample::H(sum))
         }
         "rate" | "increase" | "delta" => {
             if mixed {
                 warn_mixed();
-                return None;
+                return Nothing;
             }
-            histogram_rate(ev, name, hists, span, labels).map(Sample::H)
+            histogram_rate(ev, name, hists, span, labels).map_or(Nothing, |h| Value(Sample::H(h)))
         }
         "irate" | "idelta" => {
-            let newest_two_are_histograms =
-                hists.len() >= 2 && floats.last().is_none_or(|f| f.0 < hists[hists.len() - 2].0);
-            if !newest_two_are_histograms {
-                if mixed && floats.len() + hists.len() >= 2 {
+            // Only the newest two samples count: two floats take the float path, a
+            // float and a histogram have no result.
+            let merged = merge_kinds(floats, hists);
+            match merged
+                .len()
+                .checked_sub(2)
+                .map(|at| (merged[at].1, merged[at + 1].1))
+            {
+                None => return Nothing,
+                Some((Kind::F(_), Kind::F(_))) => return FloatsOnly,
+                Some((Kind::H(_), Kind::H(_))) => {}
+                Some(_) => {
                     warn_mixed();
+                    return Nothing;
                 }
-                return None;
             }
             let (previous, last) = (&hists[hists.len() - 2], &hists[hists.len() - 1]);
             let is_gauge = |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
@@ -215,7 +237,7 @@ pub(super) fn range_over_histograms(
             }
             let interval = last.0 - previous.0;
             if interval == 0 {
-                return None;
+                return Nothing;
             }
             let is_rate = name == "irate";
             let mut result = if is_rate && last.1.detect_reset(&previous.1) {
@@ -233,7 +255,7 @@ pub(super) fn range_over_histograms(
                     }
                     Err(error) => {
                         warn_histogram_error(ev, &error, labels);
-                        return None;
+                        return Nothing;
                     }
                 }
             };
@@ -242,7 +264,7 @@ pub(super) fn range_over_histograms(
             }
             result.counter_reset_hint = CounterResetHint::Gauge;
             result.compact(0);
-            Some(Sample::H(result))
+            Value(Sample::H(result))
         }
         "changes" | "resets" => {
             let merged = merge_kinds(floats, hists);
@@ -268,18 +290,19 @@ pub(super) fn range_over_histograms(
                 };
                 count += usize::from(counted);
             }
-            Some(Sample::F(count as f64))
+            Value(Sample::F(count as f64))
         }
         _ => {
             // Float-only functions: histograms are left out, with a note when floats
             // remain to compute on.
-            if mixed {
-                ev.info(format!(
-                    "ignored histograms in a range containing both floats and histograms for metric name {:?}",
-                    metric_name(labels)
-                ));
+            if !mixed {
+                return Nothing;
             }
-            None
+            ev.info(format!(
+                "ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                metric_name(labels)
+            ));
+            FloatsOnly
         }
     }
 }

@@ -31,6 +31,37 @@ pub fn decode_histogram(bytes: &[u8]) -> Result<(i64, FloatHistogram), String> {
     {
         return Err("histogram custom bounds are not increasing".to_string());
     }
+    if message.zero_threshold.is_nan() || message.zero_threshold < 0.0 {
+        return Err(format!(
+            "histogram zero threshold {} is negative or NaN",
+            message.zero_threshold
+        ));
+    }
+    // Bucket indices: the first span's offset is the first index, later offsets are
+    // gaps (never negative); all indices fit an i32, and custom buckets fit their bounds.
+    for (side, spans) in [
+        ("positive", &message.positive_spans),
+        ("negative", &message.negative_spans),
+    ] {
+        let mut next_index = 0i64;
+        for (position, span) in spans.iter().enumerate() {
+            if position > 0 && span.offset < 0 {
+                return Err(format!(
+                    "histogram {side} span {position} has a negative offset"
+                ));
+            }
+            let start = next_index + i64::from(span.offset);
+            next_index = start + i64::from(span.length);
+            let highest = custom.then(|| message.custom_values.len() as i64 + 1);
+            let fits = match highest {
+                Some(count) => start >= 0 && next_index <= count,
+                None => start >= i64::from(i32::MIN) && next_index <= i64::from(i32::MAX),
+            };
+            if !fits {
+                return Err(format!("histogram {side} bucket indices out of range"));
+            }
+        }
+    }
     let integer = matches!(message.count, Some(Count::CountInt(_)));
     let positive_buckets = bucket_counts(
         integer,
@@ -49,6 +80,27 @@ pub fn decode_histogram(bytes: &[u8]) -> Result<(i64, FloatHistogram), String> {
     if custom && !negative_buckets.is_empty() {
         return Err("custom-bucket histogram has negative buckets".to_string());
     }
+    let zero_count = match message.zero_count {
+        Some(ZeroCount::ZeroCountInt(count)) => count as f64,
+        Some(ZeroCount::ZeroCountFloat(count)) => count,
+        None => 0.0,
+    };
+    let count = match message.count {
+        Some(Count::CountInt(count)) => count as f64,
+        Some(Count::CountFloat(count)) => count,
+        None => 0.0,
+    };
+    if count < 0.0 || zero_count < 0.0 {
+        return Err("histogram has a negative count".to_string());
+    }
+    let observed: f64 =
+        zero_count + positive_buckets.iter().sum::<f64>() + negative_buckets.iter().sum::<f64>();
+    // Integer counts are exact; the count may exceed the buckets by NaN observations.
+    if integer && count < observed {
+        return Err(format!(
+            "histogram count {count} is below the {observed} observations in its buckets"
+        ));
+    }
     let histogram = FloatHistogram {
         counter_reset_hint: match ResetHint::try_from(message.reset_hint) {
             Ok(ResetHint::Yes) => CounterResetHint::CounterReset,
@@ -58,16 +110,8 @@ pub fn decode_histogram(bytes: &[u8]) -> Result<(i64, FloatHistogram), String> {
         },
         schema,
         zero_threshold: message.zero_threshold,
-        zero_count: match message.zero_count {
-            Some(ZeroCount::ZeroCountInt(count)) => count as f64,
-            Some(ZeroCount::ZeroCountFloat(count)) => count,
-            None => 0.0,
-        },
-        count: match message.count {
-            Some(Count::CountInt(count)) => count as f64,
-            Some(Count::CountFloat(count)) => count,
-            None => 0.0,
-        },
+        zero_count,
+        count,
         sum: message.sum,
         positive_spans: spans(&message.positive_spans),
         negative_spans: spans(&message.negative_spans),
@@ -225,5 +269,57 @@ mod tests {
         assert!(decode_histogram(&bad_schema.encode_to_vec())
             .unwrap_err()
             .contains("invalid schema 9"));
+        let spans = |offsets: &[i32]| {
+            offsets
+                .iter()
+                .map(|offset| BucketSpan {
+                    offset: *offset,
+                    length: 1,
+                })
+                .collect::<Vec<_>>()
+        };
+        let backwards = Histogram {
+            count: Some(Count::CountInt(2)),
+            positive_spans: spans(&[3, -2]),
+            positive_deltas: vec![1, 0],
+            ..Histogram::default()
+        };
+        assert!(decode_histogram(&backwards.encode_to_vec())
+            .unwrap_err()
+            .contains("negative offset"));
+        let overflowing = Histogram {
+            count: Some(Count::CountInt(2)),
+            positive_spans: spans(&[i32::MAX, 5]),
+            positive_deltas: vec![1, 0],
+            ..Histogram::default()
+        };
+        assert!(decode_histogram(&overflowing.encode_to_vec())
+            .unwrap_err()
+            .contains("out of range"));
+        let beyond_bounds = Histogram {
+            count: Some(Count::CountFloat(1.0)),
+            schema: -53,
+            custom_values: vec![1.0],
+            positive_spans: spans(&[2]),
+            positive_counts: vec![1.0],
+            ..Histogram::default()
+        };
+        assert!(decode_histogram(&beyond_bounds.encode_to_vec())
+            .unwrap_err()
+            .contains("out of range"));
+        let undercounted = Histogram {
+            count: Some(Count::CountInt(1)),
+            positive_spans: spans(&[0]),
+            positive_deltas: vec![3],
+            ..Histogram::default()
+        };
+        assert!(decode_histogram(&undercounted.encode_to_vec())
+            .unwrap_err()
+            .contains("below the 3 observations"));
+        let nan_threshold = Histogram {
+            zero_threshold: f64::NAN,
+            ..Histogram::default()
+        };
+        assert!(decode_histogram(&nan_threshold.encode_to_vec()).is_err());
     }
 }

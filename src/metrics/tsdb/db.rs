@@ -240,35 +240,8 @@ impl Tsdb {
             self.head.check(series_ref, series.samples, &mut outcomes);
             let first_kept = kept.len();
             for (sample, outcome) in series.samples.iter().zip(&outcomes) {
-                match outcome {
-                    AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted => kept.push(*sample),
-                    AppendOutcome::Duplicate => {}
-                    AppendOutcome::TooOld => report.reject(1, || {
-                        format!(
-                            "{}: sample at {} is older than the out-of-order window of {} (storage.tsdb.out_of_order_window)",
-                            format_labels(series.labels),
-                            sample.0,
-                            self.options.out_of_order_window
-                        )
-                    }),
-                    AppendOutcome::OutOfBounds => {
-                        self.head.counters.out_of_bounds.fetch_add(1, Ordering::Relaxed);
-                        report.reject(1, || {
-                            format!(
-                                "{}: sample at {} is older than {}, the start of the in-memory range (older data is already persisted in blocks)",
-                                format_labels(series.labels),
-                                sample.0,
-                                self.head.min_valid_time()
-                            )
-                        })
-                    }
-                    AppendOutcome::ConflictingValue => report.reject(1, || {
-                        format!(
-                            "{}: duplicate sample for timestamp {} with a different value",
-                            format_labels(series.labels),
-                            sample.0
-                        )
-                    }),
+                if self.accept_or_report(&mut report, series.labels, sample.0, *outcome) {
+                    kept.push(*sample);
                 }
             }
             if kept.len() == first_kept {
@@ -311,6 +284,48 @@ impl Tsdb {
             report.samples_stored += samples.len() as u64;
         }
         Ok(report)
+    }
+
+    /// Reports a sample the head refused (and counts what the head does not); returns
+    /// whether the sample is to be stored.
+    fn accept_or_report(
+        &self,
+        report: &mut AppendReport,
+        labels: &[(&str, &str)],
+        timestamp: i64,
+        outcome: AppendOutcome,
+    ) -> bool {
+        match outcome {
+            AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted => return true,
+            AppendOutcome::Duplicate => {}
+            AppendOutcome::TooOld => report.reject(1, || {
+                format!(
+                    "{}: sample at {timestamp} is older than the out-of-order window of {} (storage.tsdb.out_of_order_window)",
+                    format_labels(labels),
+                    self.options.out_of_order_window
+                )
+            }),
+            AppendOutcome::OutOfBounds => {
+                self.head
+                    .counters
+                    .out_of_bounds
+                    .fetch_add(1, Ordering::Relaxed);
+                report.reject(1, || {
+                    format!(
+                        "{}: sample at {timestamp} is older than {}, the start of the in-memory range (older data is already persisted in blocks)",
+                        format_labels(labels),
+                        self.head.min_valid_time()
+                    )
+                })
+            }
+            AppendOutcome::ConflictingValue => report.reject(1, || {
+                format!(
+                    "{}: duplicate sample for timestamp {timestamp} with a different value",
+                    format_labels(labels)
+                )
+            }),
+        }
+        false
     }
 
     /// Stores native histogram samples, with the same durability and rules as
@@ -357,34 +372,8 @@ impl Tsdb {
                 .check_histograms(series_ref, series.samples, &mut outcomes);
             let mut kept = Vec::new();
             for (sample, outcome) in series.samples.iter().zip(&outcomes) {
-                match outcome {
-                    AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted => {
-                        kept.push(sample.clone())
-                    }
-                    AppendOutcome::Duplicate => {}
-                    AppendOutcome::TooOld => report.reject(1, || {
-                        format!(
-                            "{}: histogram sample at {} is older than the out-of-order window of {} (storage.tsdb.out_of_order_window)",
-                            format_labels(series.labels),
-                            sample.0,
-                            self.options.out_of_order_window
-                        )
-                    }),
-                    AppendOutcome::OutOfBounds => report.reject(1, || {
-                        format!(
-                            "{}: histogram sample at {} is older than {}, the start of the in-memory range",
-                            format_labels(series.labels),
-                            sample.0,
-                            self.head.min_valid_time()
-                        )
-                    }),
-                    AppendOutcome::ConflictingValue => report.reject(1, || {
-                        format!(
-                            "{}: duplicate sample for timestamp {} with a different value",
-                            format_labels(series.labels),
-                            sample.0
-                        )
-                    }),
+                if self.accept_or_report(&mut report, series.labels, sample.0, *outcome) {
+                    kept.push(sample.clone());
                 }
             }
             if kept.is_empty() {

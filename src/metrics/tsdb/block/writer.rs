@@ -103,6 +103,12 @@ pub fn encode_mixed_chunks(
     while f < floats.len() || h < histograms.len() {
         let next_histogram = histograms.get(h).map_or(i64::MAX, |(t, _)| *t);
         let next_float = floats.get(f).map_or(i64::MAX, |(t, _)| *t);
+        if f < floats.len() && next_float == next_histogram {
+            // Callers never pass both kinds at one timestamp; should damaged input do so,
+            // the histogram wins rather than the loop stalling.
+            f += 1;
+            continue;
+        }
         if f < floats.len() && next_float < next_histogram {
             let run = floats[f..].partition_point(|(t, _)| *t < next_histogram);
             chunks.extend(encode_chunks(&floats[f..f + run], max_per_chunk));

@@ -323,14 +323,7 @@ impl Head {
                 self.out_of_order_window_ms,
                 self.chunk_range_ms,
             );
-            let counter = match outcome {
-                AppendOutcome::Appended => None,
-                AppendOutcome::OutOfOrderAccepted => Some(&self.counters.out_of_order_accepted),
-                AppendOutcome::Duplicate => Some(&self.counters.duplicates),
-                AppendOutcome::TooOld => Some(&self.counters.too_old),
-                AppendOutcome::ConflictingValue => Some(&self.counters.conflicting),
-                AppendOutcome::OutOfBounds => Some(&self.counters.out_of_bounds),
-            };
+            let counter = self.outcome_counter(outcome);
             if matches!(
                 outcome,
                 AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
@@ -355,6 +348,18 @@ impl Head {
             .fetch_add(appended, Ordering::Relaxed);
     }
 
+    /// The counter an append outcome other than a plain append adds to.
+    fn outcome_counter(&self, outcome: AppendOutcome) -> Option<&AtomicU64> {
+        match outcome {
+            AppendOutcome::Appended => None,
+            AppendOutcome::OutOfOrderAccepted => Some(&self.counters.out_of_order_accepted),
+            AppendOutcome::Duplicate => Some(&self.counters.duplicates),
+            AppendOutcome::TooOld => Some(&self.counters.too_old),
+            AppendOutcome::ConflictingValue => Some(&self.counters.conflicting),
+            AppendOutcome::OutOfBounds => Some(&self.counters.out_of_bounds),
+        }
+    }
+
     /// [`Head::check`] for native histogram samples.
     pub fn check_histograms(
         &self,
@@ -370,13 +375,13 @@ impl Head {
             .and_then(Option::as_ref);
         // Samples accepted earlier in this batch count as stored.
         let mut accepted: Vec<(i64, &FloatHistogram)> = Vec::new();
+        let mut newest_in_batch: Option<i64> = None;
         let window = self.out_of_order_window_ms;
         for (timestamp, histogram) in samples {
-            let newest_in_batch = accepted.iter().map(|(t, _)| *t).max();
             let outcome = if *timestamp < min_valid_time {
                 AppendOutcome::OutOfBounds
             } else if let Some((_, earlier)) = accepted.iter().find(|(t, _)| t == timestamp) {
-                if *earlier == histogram {
+                if earlier.equals(histogram) {
                     AppendOutcome::Duplicate
                 } else {
                     AppendOutcome::ConflictingValue
@@ -402,6 +407,7 @@ impl Head {
                 AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
             ) {
                 accepted.push((*timestamp, histogram));
+                newest_in_batch = newest_in_batch.max(Some(*timestamp));
             }
             outcomes.push(outcome);
         }
@@ -425,6 +431,9 @@ impl Head {
             }
             let outcome =
                 series.append_histogram(*timestamp, histogram, self.out_of_order_window_ms);
+            if let Some(counter) = self.outcome_counter(outcome) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
             if matches!(
                 outcome,
                 AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted

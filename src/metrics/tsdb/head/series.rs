@@ -213,7 +213,7 @@ impl MemSeries {
     }
 
     /// Decides what appending a histogram sample would do: the same rules as for floats,
-    /// judged against the newest sample of either kind.
+    /// judged against the newest sample of either kind (floats are judged against floats).
     pub fn check_histogram(
         &self,
         timestamp: i64,
@@ -221,7 +221,8 @@ impl MemSeries {
         out_of_order_window_ms: i64,
     ) -> AppendOutcome {
         if let Some(stored) = self.histogram_at(timestamp) {
-            return if stored == histogram {
+            // Bit equality, so that a resent NaN (a staleness marker) is a duplicate.
+            return if stored.equals(histogram) {
                 AppendOutcome::Duplicate
             } else {
                 AppendOutcome::ConflictingValue
