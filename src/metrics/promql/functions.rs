@@ -147,6 +147,7 @@ pub(super) fn eval_call(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
             Ok(Val::Vector(absent_series(arg(call, 0)?, &present, steps)))
         }
         "label_replace" => label_replace(ev, call, steps),
+        "info" => super::info::eval_info(ev, call, steps),
         "label_join" => label_join(ev, call, steps),
         "sort" | "sort_desc" => {
             let mut series = ev.eval_vector(arg(call, 0)?, steps)?;

@@ -9,6 +9,7 @@ mod error;
 mod eval;
 mod functions;
 mod histogram;
+mod info;
 mod native;
 mod storage;
 mod value;
