@@ -92,7 +92,7 @@ pub(super) fn eval_info(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult
                         && !IDENTIFYING_LABELS.contains(&label_name.as_str())
                         && (data_label_names.is_empty()
                             || data_label_names.contains(&label_name.as_str()));
-                    if !is_data_label || label(&s.labels, label_name) != "" {
+                    if !is_data_label || !label(&s.labels, label_name).is_empty() {
                         continue;
                     }
                     match added.iter().find(|(n, _)| n == label_name) {
