@@ -71,6 +71,10 @@ fn bench_queries(c: &mut Criterion) {
         ("instant_sum_rate", "sum by (job) (rate(http_requests_total[5m]))"),
         ("instant_topk", "topk(5, rate(http_requests_total[5m]))"),
         (
+            "instant_vector_filter",
+            "http_requests_total{code=\"200\"} / ignoring(code) http_requests_total{code=\"404\"} < 0.5",
+        ),
+        (
             "instant_ratio",
             "sum by (instance) (rate(http_requests_total{code=~\"5..\"}[5m])) / sum by (instance) (rate(http_requests_total[5m]))",
         ),

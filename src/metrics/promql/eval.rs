@@ -311,7 +311,9 @@ impl<'a> Evaluator<'a> {
             .collect();
         let mint = read_times.iter().copied().min().unwrap_or(0) - lookback + 1;
         let maxt = read_times.iter().copied().max().unwrap_or(0);
-        let selected = self.select(selector, mint, maxt)?;
+        // One read time (an instant query, or `@`): only each series' newest sample counts.
+        let newest_only = read_times.windows(2).all(|pair| pair[0] == pair[1]);
+        let selected = self.select(selector, mint, maxt, newest_only)?;
         let monotonic = read_times.windows(2).all(|pair| pair[0] <= pair[1]);
         let mut result = Vec::with_capacity(selected.len());
         for (index, data) in selected.into_iter().enumerate() {
@@ -377,11 +379,17 @@ impl<'a> Evaluator<'a> {
         selector: &VectorSelector,
         mint: i64,
         maxt: i64,
+        newest_only: bool,
     ) -> EvalResult<Vec<SeriesData>> {
         let matcher_sets = selector_matchers(selector)?;
         let mut all: Vec<SeriesData> = Vec::new();
         for matchers in &matcher_sets {
-            for data in self.storage.select(matchers, mint, maxt) {
+            let selected = if newest_only {
+                self.storage.select_newest(matchers, mint, maxt)
+            } else {
+                self.storage.select(matchers, mint, maxt)
+            };
+            for data in selected {
                 // A histogram weighs as a float per 16 buckets, as in Prometheus.
                 let histogram_weight: usize = data
                     .histograms
@@ -414,7 +422,7 @@ impl<'a> Evaluator<'a> {
                 let mint = window_ends.iter().copied().min().unwrap_or(0) - range_ms + 1;
                 let maxt = window_ends.iter().copied().max().unwrap_or(0);
                 let series = self
-                    .select(selector, mint, maxt)?
+                    .select(selector, mint, maxt, false)?
                     .into_iter()
                     .filter_map(
                         |SeriesData {

@@ -438,7 +438,27 @@ impl Tsdb {
     /// the head and the blocks, sorted by labels. Where both hold a timestamp, the head's
     /// sample wins (then the newer block's).
     pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesData> {
-        let mut sources = vec![self.head.select(matchers, mint, maxt)];
+        self.select_with(matchers, mint, maxt, false)
+    }
+
+    /// [`Tsdb::select`] for callers that use only each series' newest sample in the range
+    /// (instant vector selectors): a head series whose newest sample lies in the range
+    /// returns just that one, without decoding its chunks. Blocks hold only older data,
+    /// and their samples still come along where the head has none in range.
+    pub fn select_newest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesData> {
+        // A deletion could remove the newest sample and leave an older one to answer.
+        let newest_only = self.tombstones.is_empty();
+        self.select_with(matchers, mint, maxt, newest_only)
+    }
+
+    fn select_with(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        newest_only: bool,
+    ) -> Vec<SeriesData> {
+        let mut sources = vec![self.head.select(matchers, mint, maxt, newest_only)];
         for block in self.blocks_in(mint, maxt) {
             sources.push(block.select(matchers, mint, maxt));
         }
@@ -480,7 +500,7 @@ impl Tsdb {
         }
         let head = self
             .head
-            .select(matchers, mint, maxt)
+            .select(matchers, mint, maxt, false)
             .into_iter()
             .map(|series| series.labels);
         let blocks = self.blocks_in(mint, maxt);
@@ -549,7 +569,7 @@ impl Tsdb {
         if selectors.is_empty() {
             return self
                 .head
-                .select(&[], mint, maxt)
+                .select(&[], mint, maxt, false)
                 .into_iter()
                 .map(|series| series.labels)
                 .collect();

@@ -559,7 +559,15 @@ impl Head {
 
     /// Series matching every matcher, with their samples in `[mint, maxt]`. Series with no
     /// sample in range are left out.
-    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesData> {
+    /// With `newest_only`, a float-only series whose newest sample lies in the range
+    /// returns just that sample (what an instant vector selector uses).
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        newest_only: bool,
+    ) -> Vec<SeriesData> {
         let (refs, labels): (Vec<SeriesRef>, Vec<Vec<(String, String)>>) = {
             let index = self.index();
             index
@@ -575,8 +583,19 @@ impl Head {
             {
                 let stripe = self.stripe(series_ref);
                 if let Some(Some(series)) = stripe.series.get(series_ref as usize / STRIPES) {
-                    series.samples_between(mint, maxt, &mut samples);
-                    series.histograms_between(mint, maxt, &mut histograms);
+                    match series.last_sample() {
+                        Some(newest)
+                            if newest_only
+                                && !series.has_histograms()
+                                && (mint..=maxt).contains(&newest.0) =>
+                        {
+                            samples.push(newest)
+                        }
+                        _ => {
+                            series.samples_between(mint, maxt, &mut samples);
+                            series.histograms_between(mint, maxt, &mut histograms);
+                        }
+                    }
                 }
             }
             if !samples.is_empty() || !histograms.is_empty() {

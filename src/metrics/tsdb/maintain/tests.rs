@@ -892,3 +892,36 @@ fn histograms_go_through_head_cut_compaction_checkpoint_and_restart() {
     let db = Tsdb::open(dir.path(), options).unwrap();
     check(&db);
 }
+
+#[test]
+fn select_newest_returns_the_head_sample_or_falls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Tsdb::open(dir.path(), options()).unwrap();
+    for minute in 0..150 {
+        append_at(&db, 2, minute * 60_000);
+        if minute == 130 {
+            db.maintain(minute * 60_000).unwrap();
+        }
+    }
+    assert!(!db.blocks().is_empty());
+    let newest = |mint: i64, maxt: i64| -> Vec<Vec<i64>> {
+        db.select_newest(&[], mint, maxt)
+            .into_iter()
+            .map(|data| data.samples.iter().map(|(t, _)| *t).collect())
+            .collect()
+    };
+    // The head's newest sample lies in range: only it comes back.
+    assert_eq!(
+        newest(145 * 60_000, 149 * 60_000),
+        vec![vec![149 * 60_000]; 2]
+    );
+    // A range before the head's newest sample: every sample in it, from the blocks.
+    let older = newest(10 * 60_000, 12 * 60_000);
+    assert_eq!(older, vec![vec![600_000, 660_000, 720_000]; 2]);
+    // After a deletion the full selection answers (the newest may be gone).
+    let matcher = Matcher::new(MatchOp::Equal, "instance", "host-0").unwrap();
+    db.delete_series(&[vec![matcher]], 149 * 60_000, 149 * 60_000)
+        .unwrap();
+    let after = newest(145 * 60_000, 149 * 60_000);
+    assert_eq!(after[0].last(), Some(&(148 * 60_000)));
+}
