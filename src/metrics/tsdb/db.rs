@@ -212,28 +212,10 @@ impl Tsdb {
             if series.samples.is_empty() {
                 continue;
             }
-            // A label set equal to a stored series' passed validation when that series was
-            // created, so only unknown label sets are validated.
-            let found = self.head.index().get(series.labels);
-            let (series_ref, created) = match found {
-                Some(series_ref) => (series_ref, false),
-                None => {
-                    let created =
-                        validate_labels(series.labels, &self.options.limits).and_then(|()| {
-                            self.head
-                                .get_or_create(series.labels)
-                                .map_err(|problem| problem.to_string())
-                        });
-                    match created {
-                        Ok(created) => created,
-                        Err(problem) => {
-                            report.reject(series.samples.len() as u64, || {
-                                format!("{}: {problem}", format_labels(series.labels))
-                            });
-                            continue;
-                        }
-                    }
-                }
+            let Some((series_ref, created)) =
+                self.series_ref_for(series.labels, series.samples.len(), &mut report)
+            else {
+                continue;
             };
             report.series_created += u64::from(created);
             outcomes.clear();
@@ -256,34 +238,74 @@ impl Tsdb {
             return Ok(report);
         }
 
-        let mut series_payload = Vec::new();
-        if !to_log.is_empty() {
-            let label_refs: Vec<(SeriesRef, Vec<(&str, &str)>)> = to_log
-                .iter()
-                .map(|(series_ref, position)| (*series_ref, batch[*position].labels.to_vec()))
-                .collect();
-            records::encode_series(&mut series_payload, &label_refs);
-        }
         let mut samples_payload = Vec::with_capacity(kept.len() * 10 + accepted.len() * 4);
         let sample_refs: Vec<(SeriesRef, &[(i64, f64)])> = accepted
             .iter()
             .map(|(series_ref, range)| (*series_ref, &kept[range.clone()]))
             .collect();
         records::encode_samples(&mut samples_payload, &sample_refs);
-        if series_payload.is_empty() {
-            self.wal.append(&samples_payload)?;
-        } else {
-            self.wal
-                .append_batch(&[&series_payload, &samples_payload])?;
-            let logged: Vec<SeriesRef> = to_log.iter().map(|(series_ref, _)| *series_ref).collect();
-            self.head.mark_logged(&logged);
-        }
+        self.log(&to_log, |position| batch[position].labels, &samples_payload)?;
 
         for (series_ref, samples) in &sample_refs {
             self.head.apply(*series_ref, samples);
             report.samples_stored += samples.len() as u64;
         }
         Ok(report)
+    }
+
+    /// Writes a samples record to the WAL (durable when this returns), with the
+    /// definitions of the series in `to_log` (`(ref, batch position)`) in the same batch.
+    fn log<'a>(
+        &self,
+        to_log: &[(SeriesRef, usize)],
+        labels_at: impl Fn(usize) -> &'a [(&'a str, &'a str)],
+        samples_payload: &[u8],
+    ) -> Result<(), TsdbError> {
+        if to_log.is_empty() {
+            self.wal.append(samples_payload)?;
+            return Ok(());
+        }
+        let label_refs: Vec<(SeriesRef, &[(&str, &str)])> = to_log
+            .iter()
+            .map(|(series_ref, position)| (*series_ref, labels_at(*position)))
+            .collect();
+        let mut series_payload = Vec::new();
+        records::encode_series(&mut series_payload, &label_refs);
+        self.wal.append_batch(&[&series_payload, samples_payload])?;
+        let logged: Vec<SeriesRef> = to_log.iter().map(|(series_ref, _)| *series_ref).collect();
+        self.head.mark_logged(&logged);
+        Ok(())
+    }
+
+    /// The reference of the series with `labels`, creating it (after validation) if new;
+    /// `None` when the labels are refused, which is reported for `samples` samples.
+    fn series_ref_for(
+        &self,
+        labels: &[(&str, &str)],
+        samples: usize,
+        report: &mut AppendReport,
+    ) -> Option<(SeriesRef, bool)> {
+        // A label set equal to a stored series' passed validation when that series was
+        // created, so only unknown label sets are validated. The index guard must be gone
+        // before `get_or_create` takes the write lock.
+        let found = self.head.index().get(labels);
+        let created = match found {
+            Some(series_ref) => return Some((series_ref, false)),
+            None => validate_labels(labels, &self.options.limits).and_then(|()| {
+                self.head
+                    .get_or_create(labels)
+                    .map_err(|problem| problem.to_string())
+            }),
+        };
+        match created {
+            Ok(created) => Some(created),
+            Err(problem) => {
+                report.reject(samples as u64, || {
+                    format!("{}: {problem}", format_labels(labels))
+                });
+                None
+            }
+        }
     }
 
     /// Reports a sample the head refused (and counts what the head does not); returns
@@ -347,24 +369,10 @@ impl Tsdb {
             if series.samples.is_empty() {
                 continue;
             }
-            // The index guard must be gone before `get_or_create` takes the write lock.
-            let found = self.head.index().get(series.labels);
-            let created = match found {
-                Some(series_ref) => Ok((series_ref, false)),
-                None => validate_labels(series.labels, &self.options.limits).and_then(|()| {
-                    self.head
-                        .get_or_create(series.labels)
-                        .map_err(|problem| problem.to_string())
-                }),
-            };
-            let (series_ref, created) = match created {
-                Ok(created) => created,
-                Err(problem) => {
-                    report.reject(series.samples.len() as u64, || {
-                        format!("{}: {problem}", format_labels(series.labels))
-                    });
-                    continue;
-                }
+            let Some((series_ref, created)) =
+                self.series_ref_for(series.labels, series.samples.len(), &mut report)
+            else {
+                continue;
             };
             report.series_created += u64::from(created);
             outcomes.clear();
@@ -387,28 +395,13 @@ impl Tsdb {
         if accepted.is_empty() {
             return Ok(report);
         }
-        let mut series_payload = Vec::new();
-        if !to_log.is_empty() {
-            let label_refs: Vec<(SeriesRef, Vec<(&str, &str)>)> = to_log
-                .iter()
-                .map(|(series_ref, position)| (*series_ref, batch[*position].labels.to_vec()))
-                .collect();
-            records::encode_series(&mut series_payload, &label_refs);
-        }
         let sample_refs: Vec<(SeriesRef, &[(i64, FloatHistogram)])> = accepted
             .iter()
             .map(|(series_ref, samples)| (*series_ref, samples.as_slice()))
             .collect();
         let mut samples_payload = Vec::new();
         records::encode_histograms(&mut samples_payload, &sample_refs);
-        if series_payload.is_empty() {
-            self.wal.append(&samples_payload)?;
-        } else {
-            self.wal
-                .append_batch(&[&series_payload, &samples_payload])?;
-            let logged: Vec<SeriesRef> = to_log.iter().map(|(series_ref, _)| *series_ref).collect();
-            self.head.mark_logged(&logged);
-        }
+        self.log(&to_log, |position| batch[position].labels, &samples_payload)?;
         for (series_ref, samples) in &sample_refs {
             self.head.apply_histograms(*series_ref, samples);
             report.samples_stored += samples.len() as u64;

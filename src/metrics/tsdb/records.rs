@@ -57,7 +57,31 @@ where
 /// `[2][series count]{[ref][n][t0 varint][v0 bits]{[dt varint][v bits]}}`: timestamps are
 /// delta-encoded per series, values kept as raw bits so NaN payloads (staleness) survive.
 pub fn encode_samples(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, f64)])]) {
-    out.push(RecordType::Samples.as_u8());
+    encode_series_samples(out, RecordType::Samples, series, |out, value| {
+        out.extend_from_slice(&value.to_bits().to_le_bytes())
+    });
+}
+
+/// `[4][series count]{[ref][n][t0 varint][histogram]{[dt varint][histogram]}}`, each
+/// histogram as in a histogram chunk with its layout (`docs/format/chunks.md`).
+pub fn encode_histograms(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, FloatHistogram)])]) {
+    encode_series_samples(
+        out,
+        RecordType::HistogramSamples,
+        series,
+        |out, histogram| put_histogram(out, histogram, None),
+    );
+}
+
+/// The layout both sample records share: per series its reference, its sample count and
+/// each sample's timestamp (the first absolute, later ones as differences) and value.
+fn encode_series_samples<V>(
+    out: &mut Vec<u8>,
+    record_type: RecordType,
+    series: &[(SeriesRef, &[(i64, V)])],
+    put_value: impl Fn(&mut Vec<u8>, &V),
+) {
+    out.push(record_type.as_u8());
     put_uvarint(out, series.len() as u64);
     for (series_ref, samples) in series {
         put_uvarint(out, u64::from(*series_ref));
@@ -70,29 +94,7 @@ pub fn encode_samples(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, f64)])]) 
                 timestamp.wrapping_sub(previous)
             };
             put_varint(out, delta);
-            out.extend_from_slice(&value.to_bits().to_le_bytes());
-            previous = *timestamp;
-        }
-    }
-}
-
-/// `[4][series count]{[ref][n][t0 varint][histogram]{[dt varint][histogram]}}`, each
-/// histogram as in a histogram chunk with its layout (`docs/format/chunks.md`).
-pub fn encode_histograms(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, FloatHistogram)])]) {
-    out.push(RecordType::HistogramSamples.as_u8());
-    put_uvarint(out, series.len() as u64);
-    for (series_ref, samples) in series {
-        put_uvarint(out, u64::from(*series_ref));
-        put_uvarint(out, samples.len() as u64);
-        let mut previous = 0i64;
-        for (index, (timestamp, histogram)) in samples.iter().enumerate() {
-            let delta = if index == 0 {
-                *timestamp
-            } else {
-                timestamp.wrapping_sub(previous)
-            };
-            put_varint(out, delta);
-            put_histogram(out, histogram, None);
+            put_value(out, value);
             previous = *timestamp;
         }
     }
