@@ -7,6 +7,7 @@ pub mod json_text;
 pub mod logs;
 pub mod meta;
 pub mod metrics;
+pub mod parallel;
 pub mod server;
 pub mod telemetry;
 pub mod time_format;

@@ -84,24 +84,29 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
         }
     }
     let modifier = agg.modifier.as_ref();
-    let mut groups: HashMap<Labels, u32> = HashMap::new();
+    // Groups are found by borrowed label pairs; each group's labels are copied once.
+    let mut groups: HashMap<Vec<(&str, &str)>, u32> = HashMap::new();
     let mut group_labels: Vec<Labels> = Vec::new();
     let series_group: Vec<u32> = input
         .iter()
         .map(|s| {
-            let labels = grouping_labels(&s.labels, modifier);
+            let key = grouping_labels(&s.labels, modifier);
             let next = group_labels.len() as u32;
-            *groups.entry(labels.clone()).or_insert_with(|| {
-                group_labels.push(labels);
+            *groups.entry(key).or_insert_with_key(|key| {
+                group_labels.push(
+                    key.iter()
+                        .map(|(name, value)| (name.to_string(), value.to_string()))
+                        .collect(),
+                );
                 next
             })
         })
         .collect();
+    drop(groups);
     let mut group_drops_name = vec![false; group_labels.len()];
     for (s, &group) in input.iter().zip(&series_group) {
         group_drops_name[group as usize] |= s.drop_name;
     }
-    let table = by_step(&input, steps);
     let ctx = Grouped {
         input: &input,
         series_group: &series_group,
@@ -109,6 +114,16 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
         group_drops_name: &group_drops_name,
         steps,
     };
+    let folds_in_grid = hist_table.is_empty()
+        && matches!(
+            op,
+            T_SUM | T_AVG | T_MIN | T_MAX | T_COUNT | T_GROUP | T_STDDEV | T_STDVAR
+        )
+        && group_labels.len().saturating_mul(steps.len()) <= FOLD_GRID_MAX_CELLS;
+    if folds_in_grid {
+        return Ok(Val::Vector(ctx.fold_grid(op)));
+    }
+    let table = by_step(&input, steps);
     let mut series = match op {
         T_TOPK | T_BOTTOMK | T_LIMITK => {
             ctx.select_k(op, &table, scalar_param.as_deref().unwrap_or(&[]))?
@@ -132,6 +147,10 @@ pub(super) fn eval_aggregate(ev: &Evaluator, agg: &AggregateExpr, steps: Steps) 
     }
     Ok(Val::Vector(series))
 }
+
+/// Groups × steps above which folding aggregations regroup by step instead of holding a
+/// grid of running folds (about 50 bytes each).
+const FOLD_GRID_MAX_CELLS: usize = 1 << 20;
 
 /// Puts back the histogram samples that stood in as floats for `limitk`/`limit_ratio`
 /// (whose output series are input series).
@@ -160,17 +179,21 @@ fn unparen(expr: &Expr) -> &Expr {
     }
 }
 
-fn grouping_labels(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
+fn grouping_labels<'a>(
+    labels: &'a Labels,
+    modifier: Option<&LabelModifier>,
+) -> Vec<(&'a str, &'a str)> {
+    let pair = |(name, value): &'a (String, String)| (name.as_str(), value.as_str());
     match modifier {
         Some(LabelModifier::Include(by)) => labels
             .iter()
             .filter(|(name, _)| by.labels.contains(name))
-            .cloned()
+            .map(pair)
             .collect(),
         Some(LabelModifier::Exclude(without)) => labels
             .iter()
             .filter(|(name, _)| name != "__name__" && !without.labels.contains(name))
-            .cloned()
+            .map(pair)
             .collect(),
         None => Vec::new(),
     }
@@ -212,6 +235,59 @@ struct Fold {
     incremental_mean: bool,
 }
 
+impl Fold {
+    fn add(&mut self, op: u16, v: f64) {
+        if self.count == 0 {
+            *self = Fold {
+                value: v,
+                ..Fold::default()
+            };
+        }
+        self.count += 1;
+        match op {
+            T_SUM => self.sum.add(v),
+            T_AVG => {
+                if !self.incremental_mean {
+                    let mut next = self.sum;
+                    next.add(v);
+                    if next.value().is_infinite() && v.is_finite() && self.sum.value().is_finite() {
+                        // The plain sum overflowed: continue with a running mean.
+                        self.incremental_mean = true;
+                        self.mean = self.sum.value() / (self.count - 1) as f64;
+                    } else {
+                        self.sum = next;
+                    }
+                }
+                if self.incremental_mean {
+                    self.mean += v / self.count as f64 - self.mean / self.count as f64;
+                }
+            }
+            T_MIN if self.value > v || self.value.is_nan() => self.value = v,
+            T_MAX if self.value < v || self.value.is_nan() => self.value = v,
+            T_STDDEV | T_STDVAR => {
+                let delta = v - self.mean;
+                self.mean += delta / self.count as f64;
+                self.m2 += delta * (v - self.mean);
+            }
+            _ => {}
+        }
+    }
+
+    fn value(&self, op: u16) -> f64 {
+        match op {
+            T_SUM => self.sum.value(),
+            T_AVG if self.incremental_mean => self.mean,
+            T_AVG => self.sum.value() / self.count as f64,
+            T_MIN | T_MAX => self.value,
+            T_COUNT => self.count as f64,
+            T_GROUP => 1.0,
+            T_STDVAR => self.m2 / self.count as f64,
+            T_STDDEV => (self.m2 / self.count as f64).sqrt(),
+            _ => f64::NAN,
+        }
+    }
+}
+
 struct Grouped<'a> {
     input: &'a [Series],
     series_group: &'a [u32],
@@ -230,73 +306,56 @@ impl Grouped<'_> {
 
     fn fold(&self, op: u16, table: &[Vec<(u32, f64)>]) -> Vec<Series> {
         let mut out: OutputBuilder<u32> = OutputBuilder::new();
-        let mut folds: Vec<Option<Fold>> = vec![None; self.group_labels.len()];
+        let mut folds: Vec<Fold> = vec![Fold::default(); self.group_labels.len()];
         let mut touched: Vec<u32> = Vec::new();
         for (step_index, samples) in table.iter().enumerate() {
             touched.clear();
             for &(index, v) in samples {
                 let group = self.series_group[index as usize];
-                let slot = &mut folds[group as usize];
-                let fold = match slot {
-                    Some(fold) => fold,
-                    None => {
-                        touched.push(group);
-                        slot.insert(Fold {
-                            value: v,
-                            ..Fold::default()
-                        })
-                    }
-                };
-                fold.count += 1;
-                match op {
-                    T_SUM => fold.sum.add(v),
-                    T_AVG => {
-                        if !fold.incremental_mean {
-                            let mut next = fold.sum;
-                            next.add(v);
-                            if next.value().is_infinite()
-                                && v.is_finite()
-                                && fold.sum.value().is_finite()
-                            {
-                                // The plain sum overflowed: continue with a running mean.
-                                fold.incremental_mean = true;
-                                fold.mean = fold.sum.value() / (fold.count - 1) as f64;
-                            } else {
-                                fold.sum = next;
-                            }
-                        }
-                        if fold.incremental_mean {
-                            fold.mean += v / fold.count as f64 - fold.mean / fold.count as f64;
-                        }
-                    }
-                    T_MIN if fold.value > v || fold.value.is_nan() => fold.value = v,
-                    T_MAX if fold.value < v || fold.value.is_nan() => fold.value = v,
-                    T_STDDEV | T_STDVAR => {
-                        let delta = v - fold.mean;
-                        fold.mean += delta / fold.count as f64;
-                        fold.m2 += delta * (v - fold.mean);
-                    }
-                    _ => {}
+                let fold = &mut folds[group as usize];
+                if fold.count == 0 {
+                    touched.push(group);
                 }
+                fold.add(op, v);
             }
             let t = self.steps.time(step_index);
             for &group in &touched {
-                let fold = folds[group as usize].take().unwrap_or_default();
-                let value = match op {
-                    T_SUM => fold.sum.value(),
-                    T_AVG if fold.incremental_mean => fold.mean,
-                    T_AVG => fold.sum.value() / fold.count as f64,
-                    T_MIN | T_MAX => fold.value,
-                    T_COUNT => fold.count as f64,
-                    T_GROUP => 1.0,
-                    T_STDVAR => fold.m2 / fold.count as f64,
-                    T_STDDEV => (fold.m2 / fold.count as f64).sqrt(),
-                    _ => f64::NAN,
-                };
-                out.push(group, || self.group_series(group), t, value);
+                let fold = std::mem::take(&mut folds[group as usize]);
+                out.push(group, || self.group_series(group), t, fold.value(op));
             }
         }
         out.series
+    }
+
+    /// [`Grouped::fold`] computed series by series into a groups × steps grid instead of
+    /// step by step: no per-step regrouping of the input. Each cell still receives its
+    /// values in series order, so sums round exactly as on the per-step path, and groups
+    /// come out in the order of their first series.
+    fn fold_grid(&self, op: u16) -> Vec<Series> {
+        let steps = self.steps.len();
+        let mut grid: Vec<Fold> = vec![Fold::default(); self.group_labels.len() * steps];
+        for (s, &group) in self.input.iter().zip(self.series_group) {
+            let row = &mut grid[group as usize * steps..(group as usize + 1) * steps];
+            for &(t, v) in &s.points {
+                row[self.steps.index(t)].add(op, v);
+            }
+        }
+        grid.chunks(steps.max(1))
+            .enumerate()
+            .filter_map(|(group, row)| {
+                let points: Vec<(i64, f64)> = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, fold)| fold.count > 0)
+                    .map(|(step_index, fold)| (self.steps.time(step_index), fold.value(op)))
+                    .collect();
+                if points.is_empty() {
+                    return None;
+                }
+                let (labels, drop_name) = self.group_series(group as u32);
+                Some(Series::floats(labels, points, drop_name))
+            })
+            .collect()
     }
 
     /// `sum`/`avg` of histogram samples per group and step. A group that has floats too

@@ -166,8 +166,16 @@ pub(super) struct Evaluator<'a> {
 
 pub(super) type EvalResult<T> = Result<T, QueryError>;
 
-impl<'a> Evaluator<'a> {
-    pub fn check_limits(&self) -> EvalResult<()> {
+/// The cancellation and deadline checks of a query, shareable with the threads that split
+/// its work (the evaluator itself is not).
+#[derive(Clone)]
+pub(super) struct LimitCheck {
+    deadline: Instant,
+    cancel: Cancel,
+}
+
+impl LimitCheck {
+    pub fn check(&self) -> EvalResult<()> {
         if self.cancel.is_cancelled() {
             return Err(QueryError {
                 kind: super::error::QueryErrorKind::Canceled,
@@ -181,6 +189,19 @@ impl<'a> Evaluator<'a> {
             });
         }
         Ok(())
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn check_limits(&self) -> EvalResult<()> {
+        self.limit_check().check()
+    }
+
+    pub fn limit_check(&self) -> LimitCheck {
+        LimitCheck {
+            deadline: self.deadline,
+            cancel: self.cancel.clone(),
+        }
     }
 
     pub fn account_samples(&self, count: usize) -> EvalResult<()> {

@@ -11,6 +11,7 @@ use super::histogram::{histogram_fraction, histogram_quantile};
 use super::native;
 use super::value::Labels;
 use crate::metrics::tsdb::labels::is_valid_label_name;
+use crate::parallel;
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, which Prometheus uses for values in labels
 /// and messages.
@@ -659,44 +660,74 @@ fn range_function(ev: &Evaluator, call: &Call, steps: Steps) -> EvalResult<Val> 
         warn_not_counter(ev, &input, matrix_expr);
     }
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
-    let mut result = Vec::with_capacity(input.series.len());
-    for (series_index, s) in input.series.iter().enumerate() {
-        if series_index % 256 == 0 {
-            ev.check_limits()?;
+    let mut input = input;
+    let series = std::mem::take(&mut input.series);
+    let input = &input;
+    let scalars = &scalars;
+    let limits = ev.limit_check();
+    // Float-only series are computed on as many threads as the work allows; series with
+    // histograms come back as they are and are done here, where annotations can be added.
+    let parts = parallel::map_parts(series, PARALLEL_SERIES_MIN, |part| {
+        let mut out = Vec::with_capacity(part.len());
+        for (position, s) in part.into_iter().enumerate() {
+            if position % 256 == 0 {
+                if let Err(error) = limits.check() {
+                    out.push(RangePart::Stopped(error));
+                    break;
+                }
+            }
+            if !s.hists.is_empty() {
+                out.push(RangePart::Mixed(s));
+                continue;
+            }
+            let mut points = Vec::with_capacity(input.window_ends.len());
+            input.for_each_window(&s.points, |index, samples| {
+                if samples.is_empty() {
+                    return;
+                }
+                let window = Window {
+                    samples,
+                    end: input.window_ends[index],
+                    range_ms: input.range_ms,
+                    step_index: index,
+                    eval_time: steps.time(index),
+                };
+                if let Some(value) = compute(&window, scalars) {
+                    points.push((steps.time(index), value));
+                }
+            });
+            if !points.is_empty() {
+                out.push(RangePart::Done(Series::floats(
+                    s.labels,
+                    points,
+                    s.drop_name || !keeps_name,
+                )));
+            }
         }
-        if !s.hists.is_empty() {
-            if let Some(series) =
-                range_over_mixed(ev, name, s, &input, steps, &scalars, compute, keeps_name)
-            {
-                result.push(series);
-            }
-            continue;
-        }
-        let mut points = Vec::new();
-        input.for_each_window(&s.points, |index, samples| {
-            if samples.is_empty() {
-                return;
-            }
-            let window = Window {
-                samples,
-                end: input.window_ends[index],
-                range_ms: input.range_ms,
-                step_index: index,
-                eval_time: steps.time(index),
-            };
-            if let Some(value) = compute(&window, &scalars) {
-                points.push((steps.time(index), value));
-            }
-        });
-        if !points.is_empty() {
-            result.push(Series::floats(
-                s.labels.clone(),
-                points,
-                s.drop_name || !keeps_name,
-            ));
+        out
+    });
+    let mut result = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part {
+            RangePart::Done(series) => result.push(series),
+            RangePart::Mixed(s) => result.extend(range_over_mixed(
+                ev, name, &s, input, steps, scalars, compute, keeps_name,
+            )),
+            RangePart::Stopped(error) => return Err(error),
         }
     }
     Ok(Val::Vector(result))
+}
+
+/// Series per thread below which a range function runs on the calling thread alone.
+const PARALLEL_SERIES_MIN: usize = 1_000;
+
+/// One input series of a range function after the parallel pass.
+enum RangePart {
+    Done(Series),
+    /// Holds histogram samples: computed afterwards on the evaluator's thread.
+    Mixed(Series),
+    Stopped(QueryError),
 }
 
 /// A range function over a series that holds histogram samples: windows without any

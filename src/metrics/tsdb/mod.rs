@@ -31,6 +31,9 @@ pub use maintain::MaintainReport;
 pub use options::TsdbOptions;
 pub use snapshot::SNAPSHOTS_DIR_NAME;
 
+/// Series per thread below which a selection is decoded on the calling thread alone.
+const PARALLEL_SELECT_MIN: usize = 2_000;
+
 /// The NaN Prometheus writes to mark a series stale; compared by bits, never by value.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 

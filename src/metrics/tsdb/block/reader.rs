@@ -23,6 +23,8 @@ use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::chunk::{decode_histogram_chunk, XorIter, HISTOGRAM_FORMAT_VERSION};
 use crate::metrics::tsdb::head::SeriesData;
 use crate::metrics::tsdb::index::{postings, Matcher};
+use crate::metrics::tsdb::PARALLEL_SELECT_MIN;
+use crate::parallel;
 
 /// Where one chunk of a series is and which (inclusive) time span it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -586,34 +588,47 @@ impl Block {
         if !self.meta.overlaps(mint, maxt) {
             return Vec::new();
         }
-        let mut result = Vec::new();
-        for ordinal in self.select_ordinals(matchers) {
-            let entry = match self.series_entry(ordinal) {
-                Ok(entry) => entry,
-                Err(error) => {
-                    self.report("series", &error);
-                    continue;
-                }
-            };
-            if !entry.chunks.iter().any(|chunk| chunk.overlaps(mint, maxt)) {
-                continue;
+        parallel::map_parts(
+            self.select_ordinals(matchers),
+            PARALLEL_SELECT_MIN,
+            |part| {
+                part.into_iter()
+                    .filter_map(|ordinal| self.series_data(ordinal, mint, maxt))
+                    .collect()
+            },
+        )
+    }
+
+    /// One series' samples in `[mint, maxt]`; `None` if it has none there or is unreadable
+    /// (reported).
+    fn series_data(&self, ordinal: u32, mint: i64, maxt: i64) -> Option<SeriesData> {
+        let entry = match self.series_entry(ordinal) {
+            Ok(entry) => entry,
+            Err(error) => {
+                self.report("series", &error);
+                return None;
             }
-            let mut samples = Vec::new();
-            let mut histograms = Vec::new();
-            self.collect_samples(&entry.chunks, mint, maxt, &mut samples, &mut histograms);
-            if samples.is_empty() && histograms.is_empty() {
-                continue;
-            }
-            match self.labels_of(&entry.labels) {
-                Ok(labels) => result.push(SeriesData {
-                    labels,
-                    samples,
-                    histograms,
-                }),
-                Err(error) => self.report("series labels", &error),
+        };
+        if !entry.chunks.iter().any(|chunk| chunk.overlaps(mint, maxt)) {
+            return None;
+        }
+        let mut samples = Vec::new();
+        let mut histograms = Vec::new();
+        self.collect_samples(&entry.chunks, mint, maxt, &mut samples, &mut histograms);
+        if samples.is_empty() && histograms.is_empty() {
+            return None;
+        }
+        match self.labels_of(&entry.labels) {
+            Ok(labels) => Some(SeriesData {
+                labels,
+                samples,
+                histograms,
+            }),
+            Err(error) => {
+                self.report("series labels", &error);
+                None
             }
         }
-        result
     }
 
     /// Label sets of the series matching every matcher that have a chunk overlapping

@@ -17,6 +17,8 @@ pub use series::{AppendOutcome, MemSeries, WindowData};
 
 use super::index::{IndexError, Matcher, MemIndex, SeriesRef};
 use crate::metrics::histogram::FloatHistogram;
+use crate::metrics::tsdb::PARALLEL_SELECT_MIN;
+use crate::parallel;
 
 /// Number of lock stripes; a power of two well above the core count.
 const STRIPES: usize = 64;
@@ -568,46 +570,61 @@ impl Head {
         maxt: i64,
         newest_only: bool,
     ) -> Vec<SeriesData> {
-        let (refs, labels): (Vec<SeriesRef>, Vec<Vec<(String, String)>>) = {
+        // The series, their order and their label sets are read under one index guard,
+        // shared by the parts; the result is sorted by labels.
+        let labelled: Vec<(SeriesRef, Vec<(String, String)>)> = {
             let index = self.index();
-            index
-                .select(matchers)
-                .into_iter()
-                .map(|series_ref| (series_ref, index.labels_owned(series_ref)))
-                .unzip()
+            let index = &*index;
+            let mut refs = index.select(matchers);
+            index.sort_by_labels(&mut refs);
+            parallel::map_parts(refs, PARALLEL_SELECT_MIN, |part| {
+                part.into_iter()
+                    .map(|series_ref| (series_ref, index.labels_owned(series_ref)))
+                    .collect()
+            })
         };
-        let mut result = Vec::with_capacity(refs.len());
-        for (series_ref, labels) in refs.into_iter().zip(labels) {
-            let mut samples = Vec::new();
-            let mut histograms = Vec::new();
-            {
-                let stripe = self.stripe(series_ref);
-                if let Some(Some(series)) = stripe.series.get(series_ref as usize / STRIPES) {
-                    match series.last_sample() {
-                        Some(newest)
-                            if newest_only
-                                && !series.has_histograms()
-                                && (mint..=maxt).contains(&newest.0) =>
-                        {
-                            samples.push(newest)
-                        }
-                        _ => {
-                            series.samples_between(mint, maxt, &mut samples);
-                            series.histograms_between(mint, maxt, &mut histograms);
-                        }
-                    }
+        parallel::map_parts(labelled, PARALLEL_SELECT_MIN, |part| {
+            part.into_iter()
+                .filter_map(|(series_ref, labels)| {
+                    self.series_data(series_ref, labels, mint, maxt, newest_only)
+                })
+                .collect()
+        })
+    }
+
+    /// One series' samples in `[mint, maxt]` (see [`Head::select`]); `None` if it has none.
+    fn series_data(
+        &self,
+        series_ref: SeriesRef,
+        labels: Vec<(String, String)>,
+        mint: i64,
+        maxt: i64,
+        newest_only: bool,
+    ) -> Option<SeriesData> {
+        let mut samples = Vec::new();
+        let mut histograms = Vec::new();
+        {
+            let stripe = self.stripe(series_ref);
+            let series = stripe.series.get(series_ref as usize / STRIPES)?.as_ref()?;
+            match series.last_sample() {
+                Some(newest)
+                    if newest_only
+                        && !series.has_histograms()
+                        && (mint..=maxt).contains(&newest.0) =>
+                {
+                    samples.push(newest)
+                }
+                _ => {
+                    series.samples_between(mint, maxt, &mut samples);
+                    series.histograms_between(mint, maxt, &mut histograms);
                 }
             }
-            if !samples.is_empty() || !histograms.is_empty() {
-                result.push(SeriesData {
-                    labels,
-                    samples,
-                    histograms,
-                });
-            }
         }
-        result.sort_by(|a, b| a.labels.cmp(&b.labels));
-        result
+        (!samples.is_empty() || !histograms.is_empty()).then_some(SeriesData {
+            labels,
+            samples,
+            histograms,
+        })
     }
 
     /// Bytes held in chunks across all series.

@@ -170,13 +170,23 @@ impl MemSeries {
             .filter(|chunk| chunk.max_time >= mint && chunk.min_time <= maxt)
         {
             match XorIter::new(&chunk.bytes) {
-                Ok(samples) => collect_range(samples, mint, maxt, out),
+                Ok(samples) => {
+                    if chunk.min_time >= mint && chunk.max_time <= maxt {
+                        out.reserve(samples.size_hint().1.unwrap_or(0));
+                    }
+                    collect_range(samples, mint, maxt, out)
+                }
                 Err(err) => tracing::error!(error = %err, "unreadable head chunk skipped"),
             }
         }
         if self.head.max_time().is_some_and(|max| max >= mint)
             && self.head.min_time().is_some_and(|min| min <= maxt)
         {
+            if self.head.min_time().is_some_and(|min| min >= mint)
+                && self.head.max_time().is_some_and(|max| max <= maxt)
+            {
+                out.reserve(usize::from(self.head.num_samples()));
+            }
             collect_range(self.head.iter(), mint, maxt, out);
         }
         let late: Vec<(i64, f64)> = self
