@@ -9,6 +9,7 @@ mod build_info;
 mod data_dir_lock;
 mod health;
 mod http_metrics;
+mod memory;
 mod reload;
 mod router;
 mod run;

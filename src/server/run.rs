@@ -215,6 +215,29 @@ async fn maintain_periodically(state: Arc<AppState>) {
     }
 }
 
+/// Moves closed head chunks out of the heap, then returns the allocator's free pages to
+/// the OS, now and then: resident memory follows what the engines hold rather than their
+/// past peaks.
+async fn release_memory_periodically(state: Arc<AppState>) {
+    let mut ticker = tokio::time::interval(MEMORY_RELEASE);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if !state.ready.load(Ordering::Acquire) {
+            return;
+        }
+        let tsdb = state.metrics.tsdb.get().cloned();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(tsdb) = tsdb {
+                tsdb.spill_head_chunks();
+            }
+            super::memory::release_free_memory();
+        })
+        .await;
+    }
+}
+
 /// Moves the log head into the index every second (so the WAL stays short) and applies
 /// log retention right after the first flush, then every minute.
 async fn flush_logs_periodically(logs: Arc<LogStore>) {
@@ -252,6 +275,9 @@ const LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often the head is checked for data to persist into blocks.
 const TSDB_MAINTENANCE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How often closed head chunks are spilled and the allocator's free pages returned.
+const MEMORY_RELEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How often file_sd files are re-read.
 const FILE_SD_RESYNC: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -270,6 +296,8 @@ async fn open_storage(
             tracing::info!(schema_version = version, "metadata store open");
             let tsdb = Tsdb::open(&data_dir.join("metrics"), tsdb_options)?;
             let logs = LogStore::open(&data_dir.join("logs"), log_options)?;
+            // Replay's temporary buffers are gone; their pages need not stay resident.
+            super::memory::release_free_memory();
             Ok((store, tsdb, logs))
         },
     )
@@ -301,6 +329,7 @@ async fn open_storage(
     let _ = state.metrics.scrape.set(scrape.clone());
     tokio::spawn(resync_periodically(state.clone(), scrape));
     tokio::spawn(maintain_periodically(state.clone()));
+    tokio::spawn(release_memory_periodically(state.clone()));
     state.ready.store(true, Ordering::Release);
     tracing::info!("sightline ready");
 }

@@ -28,6 +28,8 @@ use crate::telemetry::{Collect, MetricKind, TextWriter};
 pub const BLOCKS_DIR_NAME: &str = "blocks";
 /// Folder of the WAL inside the database directory.
 pub const WAL_DIR_NAME: &str = "wal";
+/// Folder of the head's closed chunks, spilled out of memory (rebuilt from the WAL).
+pub const HEAD_CHUNKS_DIR_NAME: &str = "chunks_head";
 
 /// One series' samples in an append batch; labels sorted by name.
 pub struct AppendSeries<'a> {
@@ -141,10 +143,16 @@ impl Tsdb {
                 );
             }
         }
-        let head = Head::new(
+        let mut head = Head::new(
             options.out_of_order_window.as_millis(),
             options.block_range_ms(),
         );
+        let spill_dir = dir.join(HEAD_CHUNKS_DIR_NAME);
+        head.spill_chunks_to(&spill_dir)
+            .map_err(|source| TsdbError::CreateDir {
+                path: spill_dir,
+                source,
+            })?;
         // Samples below the newest block's end were persisted before the last shutdown.
         head.raise_min_valid_time(persisted_until);
         let mut records_replayed = 0u64;
@@ -154,6 +162,7 @@ impl Tsdb {
             records_replayed += replay_into(&head, replay, &mut refused, "wal checkpoint");
         }
         records_replayed += replay_into(&head, replay, &mut refused, "wal");
+        head.spill_closed_chunks();
         let replay_seconds = started.elapsed().as_secs_f64();
         tracing::info!(
             blocks = loaded.blocks.len(),
@@ -460,6 +469,12 @@ impl Tsdb {
         merged
     }
 
+    /// Moves the head's closed chunks out of the heap into memory-mapped spill files
+    /// (called periodically); returns the bytes moved.
+    pub fn spill_head_chunks(&self) -> usize {
+        self.head.spill_closed_chunks()
+    }
+
     /// Deletes the samples in `[mint, maxt]` of the series matching any of `selectors`:
     /// durable (a tombstone on disk) before it returns, effective for every later query.
     pub fn delete_series(
@@ -746,6 +761,12 @@ impl Collect for Tsdb {
             MetricKind::Gauge,
             "Bytes of compressed samples held in the head.",
             self.head.sample_bytes() as f64,
+        );
+        out.single(
+            "sightline_tsdb_head_chunk_spilled_bytes",
+            MetricKind::Gauge,
+            "Bytes of closed head chunks held in memory-mapped spill files rather than on the heap (included in sightline_tsdb_head_chunk_bytes).",
+            self.head.spilled_bytes() as f64,
         );
         out.single(
             "sightline_tsdb_out_of_bounds_samples_total",

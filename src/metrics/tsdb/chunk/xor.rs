@@ -210,6 +210,12 @@ impl Fault {
     }
 }
 
+/// Most bytes one appended sample can take: a 64-bit timestamp delta-of-delta and a full
+/// 64-bit value, with their control bits.
+const MAX_SAMPLE_BYTES: usize = 20;
+/// Smallest growth of a chunk's buffer.
+const GROWTH_STEP: usize = 48;
+
 /// A chunk being appended to, or read back from bytes: the encoded bytes plus the small
 /// state needed to append the next sample in O(1). Two chunks are equal when their bytes
 /// are.
@@ -341,6 +347,13 @@ impl XorChunk {
         let count = self.num_samples();
         if count == MAX_SAMPLES {
             return Err(ChunkError::Full { max: MAX_SAMPLES });
+        }
+        // Grow by small steps rather than doubling: head chunks live for an hour or two,
+        // and with hundreds of thousands of them a doubled buffer's unused half was a
+        // large share of the head's memory.
+        if self.bytes.capacity() - self.bytes.len() < MAX_SAMPLE_BYTES {
+            let step = (self.bytes.len() / 8).max(GROWTH_STEP);
+            self.bytes.reserve_exact(step);
         }
         let state = &mut self.state;
         let value_bits = v.to_bits();

@@ -8,6 +8,7 @@
 //! accepts nothing: those samples are refused on append and skipped on WAL replay.
 
 mod series;
+mod spill;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use super::index::{IndexError, Matcher, MemIndex, SeriesRef};
 use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::PARALLEL_SELECT_MIN;
 use crate::parallel;
+use spill::ChunkSpill;
 
 /// Number of lock stripes; a power of two well above the core count.
 const STRIPES: usize = 64;
@@ -86,6 +88,8 @@ pub struct Head {
     /// Newest sample timestamp held or ever applied (`i64::MIN` while empty).
     max_time: AtomicI64,
     pub counters: HeadCounters,
+    /// Where closed chunks go; `None` keeps them on the heap.
+    spill: Option<ChunkSpill>,
 }
 
 /// Labels and samples of one selected series.
@@ -121,7 +125,15 @@ impl Head {
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             counters: HeadCounters::default(),
+            spill: None,
         }
+    }
+
+    /// Writes closed chunks to memory-mapped files in `dir` (emptied first) instead of
+    /// keeping them on the heap.
+    pub fn spill_chunks_to(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.spill = Some(ChunkSpill::open(dir)?);
+        Ok(())
     }
 
     /// Samples older than this are refused (their range is in blocks).
@@ -521,6 +533,9 @@ impl Head {
                 series.drop_before(end);
             }
         }
+        if let Some(spill) = &self.spill {
+            spill.forget_before(end);
+        }
     }
 
     /// Removes the series that hold no sample from the index and the stripes; returns how
@@ -625,6 +640,70 @@ impl Head {
             samples,
             histograms,
         })
+    }
+
+    /// Moves closed chunks from the heap into the spill files, one stripe (and one write)
+    /// at a time, off the append path, and drops the process's mapping of spilled pages
+    /// read since the last call; returns the bytes moved. Chunks close in bursts
+    /// (series that started together fill their chunks together), which is why this is a
+    /// periodic batch rather than a write per chunk as it closes.
+    pub fn spill_closed_chunks(&self) -> usize {
+        let Some(spill) = &self.spill else {
+            return 0;
+        };
+        spill.unmap_cached_pages();
+        let mut moved = 0;
+        let mut batch: Vec<u8> = Vec::new();
+        let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new();
+        for stripe in self.stripes.iter() {
+            let mut stripe = stripe
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            batch.clear();
+            placed.clear();
+            let mut max_time = i64::MIN;
+            for (slot, series) in stripe.series.iter().enumerate() {
+                let Some(series) = series else { continue };
+                for (position, chunk) in series.heap_chunks() {
+                    placed.push((slot, position, batch.len(), chunk.bytes.len()));
+                    batch.extend_from_slice(&chunk.bytes);
+                    max_time = max_time.max(chunk.max_time);
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let Some(written) = spill.write_batch(&batch, max_time) else {
+                return moved;
+            };
+            for &(slot, position, start, len) in &placed {
+                if let (Some(Some(series)), Some(chunk)) =
+                    (stripe.series.get_mut(slot), written.chunk(start, len))
+                {
+                    series.set_spilled(position, chunk);
+                }
+            }
+            moved += batch.len();
+        }
+        moved
+    }
+
+    /// Bytes of closed chunks in spill files across all series.
+    pub fn spilled_bytes(&self) -> usize {
+        self.stripes
+            .iter()
+            .map(|stripe| {
+                let stripe = stripe
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                stripe
+                    .series
+                    .iter()
+                    .flatten()
+                    .map(MemSeries::spilled_bytes)
+                    .sum::<usize>()
+            })
+            .sum()
     }
 
     /// Bytes held in chunks across all series.

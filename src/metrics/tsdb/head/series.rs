@@ -2,6 +2,7 @@
 //! buffer of out-of-order samples; native histogram samples, if the series has any, in a
 //! sorted list beside them.
 
+use super::spill::{ChunkBytes, SpilledChunk};
 use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::chunk::{ChunkError, XorChunk, XorIter};
 
@@ -13,7 +14,7 @@ pub const SAMPLES_PER_CHUNK: u16 = 120;
 pub struct ClosedChunk {
     pub min_time: i64,
     pub max_time: i64,
-    pub bytes: Box<[u8]>,
+    pub bytes: ChunkBytes,
 }
 
 /// What happened to one appended sample.
@@ -156,8 +157,24 @@ impl MemSeries {
         self.closed.push(ClosedChunk {
             min_time,
             max_time,
-            bytes: bytes.into_boxed_slice(),
+            bytes: ChunkBytes::Heap(bytes.into_boxed_slice()),
         });
+    }
+
+    /// The closed chunks still on the heap: `(position, chunk)`.
+    pub fn heap_chunks(&self) -> impl Iterator<Item = (usize, &ClosedChunk)> {
+        self.closed
+            .iter()
+            .enumerate()
+            .filter(|(_, chunk)| !chunk.bytes.is_spilled())
+    }
+
+    /// Replaces the bytes of closed chunk `position` by their spilled copy.
+    pub fn set_spilled(&mut self, position: usize, spilled: SpilledChunk) {
+        if let Some(chunk) = self.closed.get_mut(position) {
+            debug_assert_eq!(&chunk.bytes[..], spilled.bytes());
+            chunk.bytes = ChunkBytes::Spilled(spilled);
+        }
     }
 
     /// Every sample with `mint <= t <= maxt`, in time order, out-of-order samples merged in
@@ -386,7 +403,7 @@ impl MemSeries {
                 kept.push(ClosedChunk {
                     min_time,
                     max_time,
-                    bytes: rest.into_bytes().into_boxed_slice(),
+                    bytes: ChunkBytes::Heap(rest.into_bytes().into_boxed_slice()),
                 });
             }
         }
@@ -411,7 +428,16 @@ impl MemSeries {
         }
     }
 
-    /// Bytes held by this series' samples, for memory accounting.
+    /// Bytes of this series' closed chunks that live in spill files.
+    pub fn spilled_bytes(&self) -> usize {
+        self.closed
+            .iter()
+            .filter(|chunk| chunk.bytes.is_spilled())
+            .map(|chunk| chunk.bytes.len())
+            .sum()
+    }
+
+    /// Bytes held by this series' samples (spilled chunks included), for accounting.
     pub fn sample_bytes(&self) -> usize {
         self.head.bytes().len()
             + self

@@ -127,6 +127,11 @@ fn head_cut_persists_windows_and_survives_restart() {
             append_at(&db, 10, *t);
         }
         assert_eq!(dump(&db), expected(10, &before));
+        // Closed chunks move to a spill file and read back the same.
+        assert!(db.spill_head_chunks() > 0);
+        assert_eq!(db.spill_head_chunks(), 0, "nothing left on the heap");
+        assert!(db.head.spilled_bytes() > db.head.sample_bytes() / 2);
+        assert_eq!(dump(&db), expected(10, &before));
         let report = db.maintain(before[before.len() - 1]).unwrap();
         // Reference 3h19: windows ending at or before 2h49 → [0,1h) and [1h,2h).
         assert_eq!(report.blocks_written, 2);
@@ -349,6 +354,7 @@ fn concurrent_appends_queries_and_maintenance_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Tsdb::open(dir.path(), options()).unwrap());
     let total = 6 * 60;
+    let writer_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let db = Arc::clone(&db);
         std::thread::spawn(move || {
@@ -367,13 +373,29 @@ fn concurrent_appends_queries_and_maintenance_lose_nothing() {
             }
         })
     };
+    let spiller = {
+        let db = Arc::clone(&db);
+        let writer_done = Arc::clone(&writer_done);
+        std::thread::spawn(move || {
+            let mut moved = 0;
+            while !writer_done.load(std::sync::atomic::Ordering::Acquire) {
+                moved += db.spill_head_chunks();
+            }
+            moved
+        })
+    };
     let mut cuts = 0;
     while !writer.is_finished() {
         let newest = db.head.time_range().map(|(_, max)| max).unwrap_or(0);
         cuts += db.maintain(newest).unwrap().blocks_written;
     }
     writer.join().unwrap();
+    writer_done.store(true, std::sync::atomic::Ordering::Release);
     reader.join().unwrap();
+    assert!(
+        spiller.join().unwrap() > 0,
+        "chunks were spilled while appends ran"
+    );
     cuts += db.maintain(total * 60_000).unwrap().blocks_written;
     assert!(cuts >= 4, "{cuts}");
     assert_eq!(dump(&db), expected(8, &minutes(0, total)));
