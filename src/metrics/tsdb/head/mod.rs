@@ -690,36 +690,22 @@ impl Head {
 
     /// Bytes of closed chunks in spill files across all series.
     pub fn spilled_bytes(&self) -> usize {
-        self.stripes
-            .iter()
-            .map(|stripe| {
-                let stripe = stripe
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                stripe
-                    .series
-                    .iter()
-                    .flatten()
-                    .map(MemSeries::spilled_bytes)
-                    .sum::<usize>()
-            })
-            .sum()
+        self.sum_over_series(MemSeries::spilled_bytes)
     }
 
     /// Bytes held in chunks across all series.
     pub fn sample_bytes(&self) -> usize {
+        self.sum_over_series(MemSeries::sample_bytes)
+    }
+
+    fn sum_over_series(&self, bytes: fn(&MemSeries) -> usize) -> usize {
         self.stripes
             .iter()
             .map(|stripe| {
                 let stripe = stripe
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                stripe
-                    .series
-                    .iter()
-                    .flatten()
-                    .map(MemSeries::sample_bytes)
-                    .sum::<usize>()
+                stripe.series.iter().flatten().map(bytes).sum::<usize>()
             })
             .sum()
     }
