@@ -175,22 +175,14 @@ pub async fn run(
     outcome
 }
 
-/// Re-runs discovery so file_sd changes are picked up without a reload.
-async fn resync_periodically(state: Arc<AppState>, scrape: Arc<ScrapeManager>) {
-    let mut ticker = tokio::time::interval(FILE_SD_RESYNC);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        if !state.ready.load(Ordering::Acquire) {
-            return;
-        }
-        scrape.sync(&state.config());
-    }
-}
-
-/// Cuts the head into blocks, compacts and applies retention, off the async runtime.
-async fn maintain_periodically(state: Arc<AppState>) {
-    let mut ticker = tokio::time::interval(TSDB_MAINTENANCE);
+/// Runs `work` every `period` (the first time one period after the call) until the
+/// server stops being ready; a slow round delays the next instead of bunching them.
+async fn every_while_ready<F, Fut>(state: Arc<AppState>, period: std::time::Duration, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     loop {
@@ -198,44 +190,63 @@ async fn maintain_periodically(state: Arc<AppState>) {
         if !state.ready.load(Ordering::Acquire) {
             return;
         }
-        let Some(tsdb) = state.metrics.tsdb.get().cloned() else {
-            continue;
-        };
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_millis() as i64)
-            .unwrap_or(0);
-        match tokio::task::spawn_blocking(move || tsdb.maintain(now_ms)).await {
-            Ok(Ok(report)) => tracing::debug!(?report, "tsdb maintenance done"),
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, "tsdb maintenance failed; retrying next round")
-            }
-            Err(err) => tracing::error!(error = %err, "tsdb maintenance task failed"),
-        }
+        work().await;
     }
+}
+
+/// Re-runs discovery so file_sd changes are picked up without a reload.
+async fn resync_periodically(state: Arc<AppState>, scrape: Arc<ScrapeManager>) {
+    let config_source = state.clone();
+    every_while_ready(state, FILE_SD_RESYNC, || {
+        scrape.sync(&config_source.config());
+        std::future::ready(())
+    })
+    .await;
+}
+
+/// Cuts the head into blocks, compacts and applies retention, off the async runtime.
+async fn maintain_periodically(state: Arc<AppState>) {
+    let source = state.clone();
+    every_while_ready(state, TSDB_MAINTENANCE, || {
+        let tsdb = source.metrics.tsdb.get().cloned();
+        async move {
+            let Some(tsdb) = tsdb else {
+                return;
+            };
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_millis() as i64)
+                .unwrap_or(0);
+            match tokio::task::spawn_blocking(move || tsdb.maintain(now_ms)).await {
+                Ok(Ok(report)) => tracing::debug!(?report, "tsdb maintenance done"),
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "tsdb maintenance failed; retrying next round")
+                }
+                Err(err) => tracing::error!(error = %err, "tsdb maintenance task failed"),
+            }
+        }
+    })
+    .await;
 }
 
 /// Moves closed head chunks out of the heap, then returns the allocator's free pages to
 /// the OS, now and then: resident memory follows what the engines hold rather than their
 /// past peaks.
 async fn release_memory_periodically(state: Arc<AppState>) {
-    let mut ticker = tokio::time::interval(MEMORY_RELEASE);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        if !state.ready.load(Ordering::Acquire) {
-            return;
+    let source = state.clone();
+    every_while_ready(state, MEMORY_RELEASE, || {
+        let tsdb = source.metrics.tsdb.get().cloned();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(tsdb) = tsdb {
+                    tsdb.spill_head_chunks();
+                }
+                super::memory::release_free_memory();
+            })
+            .await;
         }
-        let tsdb = state.metrics.tsdb.get().cloned();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(tsdb) = tsdb {
-                tsdb.spill_head_chunks();
-            }
-            super::memory::release_free_memory();
-        })
-        .await;
-    }
+    })
+    .await;
 }
 
 /// Moves the log head into the index every second (so the WAL stays short) and applies
