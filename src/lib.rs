@@ -8,6 +8,7 @@ pub mod logs;
 pub mod meta;
 pub mod metrics;
 pub mod parallel;
+pub mod prefetch;
 pub mod server;
 pub mod telemetry;
 pub mod time_format;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::block::{load_blocks, Block};
 use super::checkpoint;
 use super::error::TsdbError;
-use super::head::{AppendOutcome, Head, SeriesData};
+use super::head::{AppendOutcome, Head, SeriesData, SeriesSamples};
 use super::index::{Matcher, SeriesRef};
 use super::labels::{format_labels, validate_labels};
 use super::options::TsdbOptions;
@@ -210,27 +210,45 @@ impl Tsdb {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut report = AppendReport::default();
-        // Accepted samples of all series in one list; each series names its range of it.
-        let mut kept: Vec<(i64, f64)> =
-            Vec::with_capacity(batch.iter().map(|series| series.samples.len()).sum());
-        let mut accepted: Vec<(SeriesRef, std::ops::Range<usize>)> =
-            Vec::with_capacity(batch.len());
-        let mut to_log: Vec<(SeriesRef, usize)> = Vec::new();
-        let mut outcomes = Vec::new();
-        for (position, series) in batch.iter().enumerate() {
-            if series.samples.is_empty() {
-                continue;
-            }
-            let Some((series_ref, created)) =
-                self.series_ref_for(series.labels, series.samples.len(), &mut report)
-            else {
-                continue;
+        let batch: Vec<&AppendSeries<'_>> = batch
+            .iter()
+            .filter(|series| !series.samples.is_empty())
+            .collect();
+        // Known series are found in one pass over the index; new ones are created after.
+        let label_sets: Vec<&[(&str, &str)]> = batch.iter().map(|series| series.labels).collect();
+        let found = self.head.index().get_many(&label_sets);
+        let mut series_refs: Vec<(SeriesRef, usize)> = Vec::with_capacity(batch.len());
+        for (position, (series, found)) in batch.iter().zip(found).enumerate() {
+            let series_ref = match found {
+                Some(series_ref) => series_ref,
+                None => {
+                    let Some((series_ref, created)) =
+                        self.series_ref_for(series.labels, series.samples.len(), &mut report)
+                    else {
+                        continue;
+                    };
+                    report.series_created += u64::from(created);
+                    series_ref
+                }
             };
-            report.series_created += u64::from(created);
-            outcomes.clear();
-            self.head.check(series_ref, series.samples, &mut outcomes);
+            series_refs.push((series_ref, position));
+        }
+        let to_check: Vec<SeriesSamples<'_>> = series_refs
+            .iter()
+            .map(|(series_ref, position)| (*series_ref, batch[*position].samples))
+            .collect();
+        let check = self.head.check_many(&to_check);
+
+        // Accepted samples of all series in one list; each series names its range of it.
+        let mut kept: Vec<(i64, f64)> = Vec::with_capacity(check.outcomes.len());
+        let mut accepted: Vec<(SeriesRef, std::ops::Range<usize>)> =
+            Vec::with_capacity(series_refs.len());
+        let mut to_log: Vec<(SeriesRef, usize)> = Vec::new();
+        let mut outcomes = check.outcomes.iter();
+        for ((series_ref, position), unlogged) in series_refs.iter().zip(&check.unlogged) {
+            let series = batch[*position];
             let first_kept = kept.len();
-            for (sample, outcome) in series.samples.iter().zip(&outcomes) {
+            for (sample, outcome) in series.samples.iter().zip(outcomes.by_ref()) {
                 if self.accept_or_report(&mut report, series.labels, sample.0, *outcome) {
                     kept.push(*sample);
                 }
@@ -238,10 +256,10 @@ impl Tsdb {
             if kept.len() == first_kept {
                 continue;
             }
-            if self.head.needs_logging(series_ref) {
-                to_log.push((series_ref, position));
+            if *unlogged {
+                to_log.push((*series_ref, *position));
             }
-            accepted.push((series_ref, first_kept..kept.len()));
+            accepted.push((*series_ref, first_kept..kept.len()));
         }
         if accepted.is_empty() {
             return Ok(report);
@@ -255,10 +273,8 @@ impl Tsdb {
         records::encode_samples(&mut samples_payload, &sample_refs);
         self.log(&to_log, |position| batch[position].labels, &samples_payload)?;
 
-        for (series_ref, samples) in &sample_refs {
-            self.head.apply(*series_ref, samples);
-            report.samples_stored += samples.len() as u64;
-        }
+        self.head.apply_many(&sample_refs);
+        report.samples_stored += kept.len() as u64;
         Ok(report)
     }
 
@@ -646,12 +662,12 @@ fn replay_into(
                 }
             }
             Ok(HeadRecord::Samples(series)) => {
-                for record in series {
-                    if refused.contains(&record.series_ref) {
-                        continue;
-                    }
-                    head.apply(record.series_ref, &record.samples);
-                }
+                let batch: Vec<SeriesSamples<'_>> = series
+                    .iter()
+                    .filter(|record| !refused.contains(&record.series_ref))
+                    .map(|record| (record.series_ref, record.samples.as_slice()))
+                    .collect();
+                head.apply_many(&batch);
             }
             Ok(HeadRecord::Histograms(series)) => {
                 for record in series {

@@ -326,6 +326,13 @@ impl XorChunk {
     }
 
     /// The newest sample, `None` for an empty chunk.
+    /// The address of the last byte written (for prefetching); never dereferenced here.
+    pub fn append_position(&self) -> *const u8 {
+        self.bytes
+            .as_ptr()
+            .wrapping_add(self.bytes.len().saturating_sub(1))
+    }
+
     pub fn last_sample(&self) -> Option<(i64, f64)> {
         (!self.is_empty()).then(|| (self.state.t, f64::from_bits(self.state.v)))
     }

@@ -7,6 +7,7 @@
 //! Below `min_valid_time` (the end of the last window persisted into a block) the head
 //! accepts nothing: those samples are refused on append and skipped on WAL replay.
 
+mod batch;
 mod series;
 mod spill;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
+pub use batch::SeriesSamples;
 pub use series::{AppendOutcome, MemSeries, WindowData};
 
 use super::index::{IndexError, Matcher, MemIndex, SeriesRef};
@@ -154,7 +156,11 @@ impl Head {
     }
 
     fn stripe(&self, series_ref: SeriesRef) -> MutexGuard<'_, Stripe> {
-        self.stripes[series_ref as usize % STRIPES]
+        self.lock_stripe(series_ref as usize % STRIPES)
+    }
+
+    fn lock_stripe(&self, stripe: usize) -> MutexGuard<'_, Stripe> {
+        self.stripes[stripe]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -275,91 +281,6 @@ impl Head {
                 state.logged = true;
             }
         }
-    }
-
-    /// What appending each sample would do, without changing anything (for error reports
-    /// before the WAL write).
-    pub fn check(
-        &self,
-        series_ref: SeriesRef,
-        samples: &[(i64, f64)],
-        outcomes: &mut Vec<AppendOutcome>,
-    ) {
-        let stripe = self.stripe(series_ref);
-        let slot = series_ref as usize / STRIPES;
-        let min_valid_time = self.min_valid_time();
-        let known = stripe
-            .slots
-            .get(slot)
-            .map_or(i64::MIN, |state| state.newest);
-        // Within one batch, samples after an accepted newer one are judged against it.
-        let mut newest = (known != i64::MIN).then_some(known);
-        for (timestamp, value) in samples {
-            if *timestamp < min_valid_time {
-                outcomes.push(AppendOutcome::OutOfBounds);
-                continue;
-            }
-            let outcome = match newest {
-                Some(last) if *timestamp > last => AppendOutcome::Appended,
-                None => AppendOutcome::Appended,
-                _ => match stripe.series.get(slot) {
-                    Some(Some(series)) => {
-                        series.check(*timestamp, *value, self.out_of_order_window_ms)
-                    }
-                    _ => AppendOutcome::Appended,
-                },
-            };
-            if outcome == AppendOutcome::Appended && newest.is_none_or(|last| last != i64::MAX) {
-                newest = Some(*timestamp);
-            }
-            outcomes.push(outcome);
-        }
-    }
-
-    /// Applies samples (after they are durable, or while replaying the WAL).
-    pub fn apply(&self, series_ref: SeriesRef, samples: &[(i64, f64)]) {
-        let mut stripe = self.stripe(series_ref);
-        let Some(Some(series)) = stripe.series.get_mut(series_ref as usize / STRIPES) else {
-            tracing::warn!(series_ref, "samples for an unknown series dropped");
-            return;
-        };
-        let mut appended = 0u64;
-        let min_valid_time = self.min_valid_time();
-        let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
-        for (timestamp, value) in samples {
-            // Already persisted in a block (WAL replay after a head cut): skipped silently.
-            if *timestamp < min_valid_time {
-                continue;
-            }
-            let outcome = series.append(
-                *timestamp,
-                *value,
-                self.out_of_order_window_ms,
-                self.chunk_range_ms,
-            );
-            let counter = self.outcome_counter(outcome);
-            if matches!(
-                outcome,
-                AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
-            ) {
-                appended += 1;
-                min_time = min_time.min(*timestamp);
-                max_time = max_time.max(*timestamp);
-            }
-            if let Some(counter) = counter {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let newest = newest_of(series);
-        stripe.slots[series_ref as usize / STRIPES].newest = newest;
-        drop(stripe);
-        if appended > 0 {
-            self.min_time.fetch_min(min_time, Ordering::AcqRel);
-            self.max_time.fetch_max(max_time, Ordering::AcqRel);
-        }
-        self.counters
-            .samples_appended
-            .fetch_add(appended, Ordering::Relaxed);
     }
 
     /// The counter an append outcome other than a plain append adds to.

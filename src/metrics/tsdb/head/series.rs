@@ -73,6 +73,11 @@ impl MemSeries {
         self.head.last_sample()
     }
 
+    /// Where the next append writes (for prefetching); any address, never dereferenced.
+    pub fn append_position(&self) -> *const u8 {
+        self.head.append_position()
+    }
+
     /// Decides what appending `(timestamp, value)` would do, without changing anything.
     pub fn check(&self, timestamp: i64, value: f64, out_of_order_window_ms: i64) -> AppendOutcome {
         if self.histogram_at(timestamp).is_some() {

@@ -86,6 +86,26 @@ impl IdTable {
         }
     }
 
+    /// Starts loading the slot where the probe for `tag` begins.
+    pub(crate) fn prefetch(&self, tag: u32) {
+        crate::prefetch::prefetch_at(&self.slots, self.home(tag));
+    }
+
+    /// The first id stored under `tag`, without checking its key: a guess for prefetching.
+    pub(crate) fn first_candidate(&self, tag: u32) -> Option<u32> {
+        let mut index = self.home(tag);
+        loop {
+            let slot = self.slots[index];
+            if slot == EMPTY {
+                return None;
+            }
+            if slot != TOMBSTONE && (slot >> 32) as u32 == tag {
+                return Some(slot as u32);
+            }
+            index = (index + 1) & self.mask();
+        }
+    }
+
     /// Adds `id` under `tag`. The caller guarantees the key is not present yet.
     pub(crate) fn insert(&mut self, tag: u32, id: u32) {
         debug_assert!(id <= MAX_ID, "id {id} collides with the slot markers");

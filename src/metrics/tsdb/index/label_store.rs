@@ -93,6 +93,13 @@ impl LabelStore {
         &self.pages[location.page()][start..start + 2 * location.label_count()]
     }
 
+    /// Starts loading the first pairs stored at `location`.
+    pub(crate) fn prefetch(&self, location: Location) {
+        if let Some(page) = self.pages.get(location.page()) {
+            crate::prefetch::prefetch_at(page, location.start());
+        }
+    }
+
     pub(crate) fn memory_bytes(&self) -> usize {
         self.pages
             .iter()

@@ -1,0 +1,341 @@
+//! Appending a whole request at once: its series are visited stripe by stripe, taking each
+//! stripe's lock once, and each series' memory is requested a few series ahead of its turn
+//! (see [`crate::prefetch`]). Counters and the head's time range are updated once per
+//! batch rather than once per series, so concurrent appenders do not bounce their cache
+//! lines between cores.
+
+use std::sync::atomic::Ordering;
+
+use super::{newest_of, AppendOutcome, Head, SeriesRef, Stripe, STRIPES};
+use crate::prefetch::{prefetch, prefetch_at};
+
+/// One series of a batch and its samples, in timestamp order as sent.
+pub type SeriesSamples<'a> = (SeriesRef, &'a [(i64, f64)]);
+
+/// How far ahead of the series being appended its successors' memory is requested.
+const AHEAD: usize = 8;
+
+/// What [`Head::check_many`] found for a batch.
+#[derive(Debug, Default)]
+pub struct BatchCheck {
+    /// One outcome per sample, in batch order (series after series).
+    pub outcomes: Vec<AppendOutcome>,
+    /// Per series: whether its definition still has to be written to the WAL.
+    pub unlogged: Vec<bool>,
+}
+
+/// Batch positions grouped by stripe, in batch order within each stripe.
+struct StripeGroups {
+    order: Vec<u32>,
+    /// `order[bounds[s]..bounds[s + 1]]` lives in stripe `s`.
+    bounds: [u32; STRIPES + 1],
+}
+
+impl StripeGroups {
+    fn new(refs: impl Iterator<Item = SeriesRef> + Clone) -> StripeGroups {
+        let mut bounds = [0u32; STRIPES + 1];
+        for series_ref in refs.clone() {
+            bounds[series_ref as usize % STRIPES + 1] += 1;
+        }
+        for stripe in 0..STRIPES {
+            bounds[stripe + 1] += bounds[stripe];
+        }
+        let mut next = bounds;
+        let mut order = vec![0u32; bounds[STRIPES] as usize];
+        for (position, series_ref) in refs.enumerate() {
+            let stripe = series_ref as usize % STRIPES;
+            order[next[stripe] as usize] = position as u32;
+            next[stripe] += 1;
+        }
+        StripeGroups { order, bounds }
+    }
+
+    /// `(stripe, positions)` for every stripe the batch touches.
+    fn iter(&self) -> impl Iterator<Item = (usize, &[u32])> {
+        (0..STRIPES).filter_map(|stripe| {
+            let range = self.bounds[stripe] as usize..self.bounds[stripe + 1] as usize;
+            (!range.is_empty()).then(|| (stripe, &self.order[range]))
+        })
+    }
+}
+
+fn slot_of(series_ref: SeriesRef) -> usize {
+    series_ref as usize / STRIPES
+}
+
+impl Head {
+    /// What appending each sample of `batch` would do, without changing anything (for
+    /// error reports before the WAL write), and which series are not logged yet.
+    pub fn check_many(&self, batch: &[SeriesSamples<'_>]) -> BatchCheck {
+        let mut starts = Vec::with_capacity(batch.len());
+        let mut total = 0;
+        for (_, samples) in batch {
+            starts.push(total);
+            total += samples.len();
+        }
+        let mut check = BatchCheck {
+            outcomes: vec![AppendOutcome::Appended; total],
+            unlogged: vec![false; batch.len()],
+        };
+        let min_valid_time = self.min_valid_time();
+        let groups = StripeGroups::new(batch.iter().map(|(series_ref, _)| *series_ref));
+        for (stripe, positions) in groups.iter() {
+            let stripe = self.lock_stripe(stripe);
+            for (at, &position) in positions.iter().enumerate() {
+                if let Some(&ahead) = positions.get(at + AHEAD) {
+                    prefetch_at(&stripe.slots, slot_of(batch[ahead as usize].0));
+                }
+                let position = position as usize;
+                let (series_ref, samples) = batch[position];
+                let slot = slot_of(series_ref);
+                let outcomes = &mut check.outcomes[starts[position]..][..samples.len()];
+                self.check_in(&stripe, slot, samples, min_valid_time, outcomes);
+                // Appends hold the database's append gate, so no series disappears from
+                // the stripe while a batch is under way: the slot state alone tells.
+                check.unlogged[position] = stripe.slots.get(slot).is_some_and(|s| !s.logged);
+            }
+        }
+        check
+    }
+
+    /// Judges `samples` of the series in `slot` of `stripe` against what it holds.
+    fn check_in(
+        &self,
+        stripe: &Stripe,
+        slot: usize,
+        samples: &[(i64, f64)],
+        min_valid_time: i64,
+        outcomes: &mut [AppendOutcome],
+    ) {
+        let known = stripe
+            .slots
+            .get(slot)
+            .map_or(i64::MIN, |state| state.newest);
+        // Within one batch, samples after an accepted newer one are judged against it.
+        let mut newest = (known != i64::MIN).then_some(known);
+        for ((timestamp, value), outcome) in samples.iter().zip(outcomes) {
+            if *timestamp < min_valid_time {
+                *outcome = AppendOutcome::OutOfBounds;
+                continue;
+            }
+            *outcome = match newest {
+                Some(last) if *timestamp > last => AppendOutcome::Appended,
+                None => AppendOutcome::Appended,
+                _ => match stripe.series.get(slot) {
+                    Some(Some(series)) => {
+                        series.check(*timestamp, *value, self.out_of_order_window_ms)
+                    }
+                    _ => AppendOutcome::Appended,
+                },
+            };
+            if *outcome == AppendOutcome::Appended && newest.is_none_or(|last| last != i64::MAX) {
+                newest = Some(*timestamp);
+            }
+        }
+    }
+
+    /// Applies the samples of `batch` (after they are durable, or while replaying the WAL).
+    pub fn apply_many(&self, batch: &[SeriesSamples<'_>]) {
+        let min_valid_time = self.min_valid_time();
+        let mut tally = Tally::default();
+        let groups = StripeGroups::new(batch.iter().map(|(series_ref, _)| *series_ref));
+        for (stripe, positions) in groups.iter() {
+            let mut stripe = self.lock_stripe(stripe);
+            for (at, &position) in positions.iter().enumerate() {
+                if let Some(&ahead) = positions.get(at + AHEAD) {
+                    prefetch_at(&stripe.series, slot_of(batch[ahead as usize].0));
+                }
+                // Where the series half as far ahead will write: the end of its open chunk.
+                if let Some(&ahead) = positions.get(at + AHEAD / 2) {
+                    if let Some(Some(series)) = stripe.series.get(slot_of(batch[ahead as usize].0))
+                    {
+                        prefetch(series.append_position());
+                    }
+                }
+                let (series_ref, samples) = batch[position as usize];
+                self.apply_in(&mut stripe, series_ref, samples, min_valid_time, &mut tally);
+            }
+        }
+        tally.publish(self);
+    }
+
+    fn apply_in(
+        &self,
+        stripe: &mut Stripe,
+        series_ref: SeriesRef,
+        samples: &[(i64, f64)],
+        min_valid_time: i64,
+        tally: &mut Tally,
+    ) {
+        let slot = slot_of(series_ref);
+        let Some(Some(series)) = stripe.series.get_mut(slot) else {
+            tracing::warn!(series_ref, "samples for an unknown series dropped");
+            return;
+        };
+        for (timestamp, value) in samples {
+            // Already persisted in a block (WAL replay after a head cut): skipped silently.
+            if *timestamp < min_valid_time {
+                continue;
+            }
+            let outcome = series.append(
+                *timestamp,
+                *value,
+                self.out_of_order_window_ms,
+                self.chunk_range_ms,
+            );
+            tally.add(outcome, *timestamp);
+        }
+        stripe.slots[slot].newest = newest_of(series);
+    }
+}
+
+/// What a batch did, published to the head's atomics once.
+#[derive(Default)]
+struct Tally {
+    appended: u64,
+    min_time: Option<i64>,
+    max_time: i64,
+    out_of_order_accepted: u64,
+    duplicates: u64,
+    too_old: u64,
+    conflicting: u64,
+    out_of_bounds: u64,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: AppendOutcome, timestamp: i64) {
+        match outcome {
+            AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted => {
+                self.appended += 1;
+                self.min_time = Some(self.min_time.map_or(timestamp, |t| t.min(timestamp)));
+                self.max_time = self.max_time.max(timestamp);
+                if outcome == AppendOutcome::OutOfOrderAccepted {
+                    self.out_of_order_accepted += 1;
+                }
+            }
+            AppendOutcome::Duplicate => self.duplicates += 1,
+            AppendOutcome::TooOld => self.too_old += 1,
+            AppendOutcome::ConflictingValue => self.conflicting += 1,
+            AppendOutcome::OutOfBounds => self.out_of_bounds += 1,
+        }
+    }
+
+    fn publish(&self, head: &Head) {
+        if let Some(min_time) = self.min_time {
+            head.min_time.fetch_min(min_time, Ordering::AcqRel);
+            head.max_time.fetch_max(self.max_time, Ordering::AcqRel);
+        }
+        let counters = &head.counters;
+        for (counter, delta) in [
+            (&counters.samples_appended, self.appended),
+            (&counters.out_of_order_accepted, self.out_of_order_accepted),
+            (&counters.duplicates, self.duplicates),
+            (&counters.too_old, self.too_old),
+            (&counters.conflicting, self.conflicting),
+            (&counters.out_of_bounds, self.out_of_bounds),
+        ] {
+            if delta > 0 {
+                counter.fetch_add(delta, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::tsdb::index::{MatchOp, Matcher};
+
+    #[test]
+    fn stripe_groups_hold_every_position_once_in_batch_order() {
+        let refs: Vec<SeriesRef> = vec![5, 69, 5, 0, 64, 133, 1000, 3];
+        let groups = StripeGroups::new(refs.iter().copied());
+        let mut seen = Vec::new();
+        for (stripe, positions) in groups.iter() {
+            assert!(positions.windows(2).all(|pair| pair[0] < pair[1]));
+            for &position in positions {
+                assert_eq!(refs[position as usize] as usize % STRIPES, stripe);
+                seen.push(position);
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..refs.len() as u32).collect::<Vec<_>>());
+    }
+
+    fn samples_of(head: &Head, name: &str) -> Vec<(i64, f64)> {
+        let matcher = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
+        let mut selected = head.select(&[matcher], i64::MIN, i64::MAX, false);
+        assert_eq!(selected.len(), 1);
+        selected.pop().unwrap().samples
+    }
+
+    #[test]
+    fn batches_judge_and_apply_like_single_series_appends() {
+        let head = Head::new(60_000, 7_200_000);
+        let names: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+        let refs: Vec<SeriesRef> = names
+            .iter()
+            .map(|name| head.get_or_create(&[("__name__", name)]).unwrap().0)
+            .collect();
+        let first: Vec<Vec<(i64, f64)>> = (0..300)
+            .map(|i| vec![(100_000, i as f64), (115_000, i as f64 + 1.0)])
+            .collect();
+        let batch: Vec<SeriesSamples<'_>> = refs
+            .iter()
+            .zip(&first)
+            .map(|(series_ref, samples)| (*series_ref, samples.as_slice()))
+            .collect();
+        let check = head.check_many(&batch);
+        assert!(check.outcomes.iter().all(|o| *o == AppendOutcome::Appended));
+        assert!(check.unlogged.iter().all(|unlogged| *unlogged));
+        head.apply_many(&batch);
+        head.mark_logged(&refs);
+
+        // Series 7 twice in one batch (judged against what is stored, applied in order),
+        // an out-of-order sample, a duplicate, a conflicting value, one too old.
+        let later = [(130_000, 9.0)];
+        let ooo = [(107_000, 1.5)];
+        let duplicate = [(115_000, 2.0)];
+        let conflict = [(115_000, 99.0)];
+        let too_old = [(10_000, 1.0)];
+        let second: Vec<SeriesSamples<'_>> = vec![
+            (refs[7], &later),
+            (refs[1], &ooo),
+            (refs[1], &duplicate),
+            (refs[2], &conflict),
+            (refs[3], &too_old),
+            (refs[7], &[(145_000, 10.0)]),
+        ];
+        let check = head.check_many(&second);
+        assert_eq!(
+            check.outcomes,
+            vec![
+                AppendOutcome::Appended,
+                AppendOutcome::OutOfOrderAccepted,
+                AppendOutcome::Duplicate,
+                AppendOutcome::ConflictingValue,
+                AppendOutcome::TooOld,
+                AppendOutcome::Appended,
+            ]
+        );
+        assert!(check.unlogged.iter().all(|unlogged| !unlogged));
+        head.apply_many(&[second[0], second[1], second[5]]);
+        assert_eq!(
+            samples_of(&head, "m7"),
+            vec![
+                (100_000, 7.0),
+                (115_000, 8.0),
+                (130_000, 9.0),
+                (145_000, 10.0)
+            ]
+        );
+        assert_eq!(
+            samples_of(&head, "m1"),
+            vec![(100_000, 1.0), (107_000, 1.5), (115_000, 2.0)]
+        );
+        assert_eq!(head.time_range(), Some((100_000, 145_000)));
+        let counters = &head.counters;
+        assert_eq!(counters.samples_appended.load(Ordering::Relaxed), 603);
+        assert_eq!(counters.out_of_order_accepted.load(Ordering::Relaxed), 1);
+    }
+}
