@@ -326,11 +326,11 @@ impl XorChunk {
     }
 
     /// The newest sample, `None` for an empty chunk.
-    /// The address of the last byte written (for prefetching); never dereferenced here.
-    pub fn append_position(&self) -> *const u8 {
-        self.bytes
-            .as_ptr()
-            .wrapping_add(self.bytes.len().saturating_sub(1))
+    /// What an append reads and writes, for prefetching: the header (sample count) and
+    /// the last byte written. Addresses only, never dereferenced here.
+    pub fn append_lines(&self) -> [*const u8; 2] {
+        let start = self.bytes.as_ptr();
+        [start, start.wrapping_add(self.bytes.len().saturating_sub(1))]
     }
 
     pub fn last_sample(&self) -> Option<(i64, f64)> {

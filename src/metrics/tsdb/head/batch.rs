@@ -142,14 +142,14 @@ impl Head {
         for (stripe, positions) in groups.iter() {
             let mut stripe = self.lock_stripe(stripe);
             for (at, &position) in positions.iter().enumerate() {
+                // The series record first, then (once it is loaded) its open chunk.
                 if let Some(&ahead) = positions.get(at + AHEAD) {
                     prefetch_at(&stripe.series, slot_of(batch[ahead as usize].0));
                 }
-                // Where the series half as far ahead will write: the end of its open chunk.
                 if let Some(&ahead) = positions.get(at + AHEAD / 2) {
                     if let Some(Some(series)) = stripe.series.get(slot_of(batch[ahead as usize].0))
                     {
-                        prefetch(series.append_position());
+                        series.append_lines().into_iter().for_each(prefetch);
                     }
                 }
                 let (series_ref, samples) = batch[position as usize];

@@ -73,9 +73,9 @@ impl MemSeries {
         self.head.last_sample()
     }
 
-    /// Where the next append writes (for prefetching); any address, never dereferenced.
-    pub fn append_position(&self) -> *const u8 {
-        self.head.append_position()
+    /// The memory the next append touches beyond this struct (for prefetching).
+    pub fn append_lines(&self) -> [*const u8; 2] {
+        self.head.append_lines()
     }
 
     /// Decides what appending `(timestamp, value)` would do, without changing anything.
