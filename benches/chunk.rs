@@ -1,5 +1,6 @@
-//! XOR chunk codec: bytes per sample, append and decode throughput on generated series
-//! shaped like real scrapes (15 s interval, chunks of 120 samples).
+//! Chunk codecs (XOR, and the decimal encoding blocks use where smaller): bytes per sample,
+//! encode and decode throughput on generated series shaped like real scrapes (15 s interval,
+//! chunks of 120 samples).
 //!
 //! Run with `cargo bench --bench chunk`; the size table is printed before the timings
 //! (`cargo bench --bench chunk -- size-only` prints only the table).
@@ -7,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use sightline::metrics::tsdb::chunk::XorChunk;
+use sightline::metrics::tsdb::chunk::{encode_decimal_chunk, DecimalIter, XorChunk};
 
 const SAMPLES_PER_CHUNK: usize = 120;
 const CHUNKS_PER_SHAPE: usize = 200;
@@ -298,11 +299,21 @@ fn print_sizes() {
             .iter()
             .map(|samples| stock_gorilla_bytes(samples))
             .sum();
+        // What a block stores: the decimal encoding where it applies and is smaller.
+        let block: usize = series
+            .iter()
+            .zip(&chunks)
+            .map(|(samples, chunk)| {
+                let decimal = encode_decimal_chunk(samples).map_or(usize::MAX, |d| d.len());
+                decimal.min(chunk.bytes().len())
+            })
+            .sum();
         println!(
-            "  {:<30} {:.3}   (stock {:.3})",
+            "  {:<30} {:.3}   (stock {:.3}, in a block {:.3})",
             shape.name,
             bytes_per_sample(&chunks),
-            stock as f64 / samples as f64
+            stock as f64 / samples as f64,
+            block as f64 / samples as f64
         );
     }
 }
@@ -329,6 +340,31 @@ fn bench_codec(criterion: &mut Criterion) {
                 checksum
             })
         });
+        let decimal: Vec<Vec<u8>> = series
+            .iter()
+            .filter_map(|samples| encode_decimal_chunk(samples))
+            .collect();
+        if decimal.len() == series.len() {
+            group.bench_function(BenchmarkId::new("decimal_encode", shape.name), |bencher| {
+                bencher.iter(|| {
+                    black_box(&series)
+                        .iter()
+                        .map(|samples| encode_decimal_chunk(samples).map_or(0, |d| d.len()))
+                        .sum::<usize>()
+                })
+            });
+            group.bench_function(BenchmarkId::new("decimal_decode", shape.name), |bencher| {
+                bencher.iter(|| {
+                    let mut checksum = 0u64;
+                    for bytes in black_box(&decimal) {
+                        for (t, v) in DecimalIter::new(bytes).expect("encoded here") {
+                            checksum = checksum.wrapping_add(t as u64 ^ v.to_bits());
+                        }
+                    }
+                    checksum
+                })
+            });
+        }
         group.bench_function(BenchmarkId::new("seek_last", shape.name), |bencher| {
             bencher.iter(|| {
                 let mut found = 0usize;

@@ -10,7 +10,9 @@
 //! Shapes: counters that grow at a per-series rate with jitter, gauges that random-walk
 //! inside bounds, constants (info metrics, sizes, start times), and classic histograms
 //! (`_bucket` with `le`, `_sum`, `_count`) whose buckets stay cumulative and whose `+Inf`
-//! bucket equals `_count`.
+//! bucket equals `_count`. Values have the resolution their exporter reports them at:
+//! whole counts and bytes, CPU seconds and load averages in hundredths, disk busy time in
+//! milliseconds, measured durations (scrape durations, latency sums) at full precision.
 
 use bytes::Bytes;
 use sightline::metrics::remote::{encode_write_request_v1, SeriesToEncode};
@@ -81,18 +83,18 @@ impl Rng {
 
 #[derive(Clone, Copy, Debug)]
 enum Shape {
-    /// Grows by `per_second * interval`, ±`jitter` (relative), rounded if `whole`.
+    /// Grows by `per_second * interval`, ±`jitter` (relative), at `resolution`.
     Counter {
         per_second: f64,
         jitter: f64,
-        whole: bool,
+        resolution: Resolution,
     },
-    /// Random walk with step `sigma`, reflected into `[min, max]`, rounded if `whole`.
+    /// Random walk with step `sigma`, reflected into `[min, max]`, at `resolution`.
     Gauge {
         sigma: f64,
         min: f64,
         max: f64,
-        whole: bool,
+        resolution: Resolution,
     },
     Constant,
     /// Cumulative bucket `index` of histogram `group` (the last index is `+Inf`).
@@ -107,6 +109,30 @@ enum Shape {
         group: u32,
     },
 }
+
+/// The resolution at which an exporter reports a value: node_exporter reads CPU times in
+/// 1/100 s ticks and load averages with two decimals, disk busy time in milliseconds;
+/// counts and bytes are whole. Values are formed as exporters form them, `units / per_unit`.
+#[derive(Clone, Copy, Debug)]
+struct Resolution {
+    /// Units per 1.0 of the value; 0 for full precision (measured durations).
+    per_unit: f64,
+}
+
+impl Resolution {
+    fn apply(self, value: f64) -> f64 {
+        if self.per_unit == 0.0 {
+            value
+        } else {
+            (value * self.per_unit).round() / self.per_unit
+        }
+    }
+}
+
+const EXACT: Resolution = Resolution { per_unit: 0.0 };
+const WHOLE: Resolution = Resolution { per_unit: 1.0 };
+const HUNDREDTHS: Resolution = Resolution { per_unit: 100.0 };
+const THOUSANDTHS: Resolution = Resolution { per_unit: 1000.0 };
 
 struct Series {
     labels: Vec<(String, String)>,
@@ -125,6 +151,8 @@ struct Histogram {
     /// Cumulative counts, one per finite bound and one for `+Inf`.
     cumulative: Vec<f64>,
     sum: f64,
+    /// Byte sizes sum to whole numbers, durations do not.
+    sum_resolution: Resolution,
 }
 
 impl Histogram {
@@ -144,7 +172,9 @@ impl Histogram {
         let last = self.bounds.len();
         self.cumulative[last] += observations;
         let mean = self.median * (self.spread * self.spread / 2.0).exp();
-        self.sum += observations * mean * (1.0 + 0.1 * self.rng.symmetric());
+        self.sum = self
+            .sum_resolution
+            .apply(self.sum + observations * mean * (1.0 + 0.1 * self.rng.symmetric()));
     }
 }
 
@@ -320,22 +350,20 @@ impl Generator {
                 Shape::Counter {
                     per_second,
                     jitter,
-                    whole,
+                    resolution,
                 } => {
                     if round > 0 {
                         let step = per_second * interval_s * (1.0 + jitter * rng.symmetric());
-                        *value += if whole {
-                            step.max(0.0).round()
-                        } else {
-                            step.max(0.0)
-                        };
+                        // Rounding the total keeps it a multiple of the resolution and,
+                        // rounding being monotonic, never lets it go down.
+                        *value = resolution.apply(*value + step.max(0.0));
                     }
                 }
                 Shape::Gauge {
                     sigma,
                     min,
                     max,
-                    whole,
+                    resolution,
                 } => {
                     if round > 0 {
                         let mut next = *value + sigma * rng.normal();
@@ -346,7 +374,7 @@ impl Generator {
                             next = min + (min - next);
                         }
                         next = next.clamp(min, max);
-                        *value = if whole { next.round() } else { next };
+                        *value = resolution.apply(next);
                     }
                 }
                 Shape::Constant => {}
@@ -556,17 +584,22 @@ impl Builder {
     }
 
     /// A counter at `per_second` (relative jitter 30%), started as if up for hours to weeks.
-    fn counter(&mut self, name: &str, extra: &[(&str, &str)], per_second: f64, whole: bool) {
+    fn counter(
+        &mut self,
+        name: &str,
+        extra: &[(&str, &str)],
+        per_second: f64,
+        resolution: Resolution,
+    ) {
         let uptime = self.rng.range(3_600.0, 30.0 * 86_400.0);
-        let start = per_second * uptime;
-        let start = if whole { start.round() } else { start };
+        let start = resolution.apply(per_second * uptime);
         self.push(
             name,
             extra,
             Shape::Counter {
                 per_second,
                 jitter: 0.3,
-                whole,
+                resolution,
             },
             start,
         );
@@ -578,10 +611,10 @@ impl Builder {
         name: &str,
         extra: &[(&str, &str)],
         (low, high): (f64, f64),
-        whole: bool,
+        resolution: Resolution,
     ) {
         let per_second = self.rng.range(low, high);
-        self.counter(name, extra, per_second, whole);
+        self.counter(name, extra, per_second, resolution);
     }
 
     fn gauge(
@@ -590,11 +623,10 @@ impl Builder {
         extra: &[(&str, &str)],
         range: (f64, f64),
         sigma: f64,
-        whole: bool,
+        resolution: Resolution,
     ) {
         let (min, max) = range;
-        let start = self.rng.range(min, max);
-        let start = if whole { start.round() } else { start };
+        let start = resolution.apply(self.rng.range(min, max));
         self.push(
             name,
             extra,
@@ -602,7 +634,7 @@ impl Builder {
                 sigma,
                 min,
                 max,
-                whole,
+                resolution,
             },
             start,
         );
@@ -616,6 +648,7 @@ impl Builder {
         bounds: &'static [f64],
         per_second: f64,
         (median, spread): (f64, f64),
+        sum_resolution: Resolution,
     ) {
         let group = self.histograms.len() as u32;
         self.histograms.push(Histogram {
@@ -626,6 +659,7 @@ impl Builder {
             rng: Rng::stream(self.seed, (1 << 61) | group as u64),
             cumulative: vec![0.0; bounds.len() + 1],
             sum: 0.0,
+            sum_resolution,
         });
         let bucket_name = format!("{name}_bucket");
         for index in 0..=bounds.len() {
@@ -663,7 +697,7 @@ impl Builder {
     /// is complete), in this order.
     fn scrape_meta(&mut self) {
         self.constant("up", &[], 1.0);
-        self.gauge("scrape_duration_seconds", &[], (0.003, 0.25), 0.01, false);
+        self.gauge("scrape_duration_seconds", &[], (0.003, 0.25), 0.01, EXACT);
         self.constant("scrape_samples_scraped", &[], 0.0);
     }
 
@@ -696,9 +730,9 @@ impl Builder {
         let boot = (self.base_s - self.rng.range(3_600.0, 90.0 * 86_400.0)).round();
         self.constant("node_boot_time_seconds", &[], boot);
         let load_max = cpus as f64 * 1.5;
-        self.gauge("node_load1", &[], (0.0, load_max), 0.15, false);
-        self.gauge("node_load5", &[], (0.0, load_max), 0.05, false);
-        self.gauge("node_load15", &[], (0.0, load_max), 0.02, false);
+        self.gauge("node_load1", &[], (0.0, load_max), 0.15, HUNDREDTHS);
+        self.gauge("node_load5", &[], (0.0, load_max), 0.05, HUNDREDTHS);
+        self.gauge("node_load15", &[], (0.0, load_max), 0.02, HUNDREDTHS);
         self.constant("node_memory_MemTotal_bytes", &[], memory);
         let page = 4096.0 * 256.0;
         self.gauge(
@@ -706,28 +740,28 @@ impl Builder {
             &[],
             (0.1 * memory, 0.9 * memory),
             200.0 * page,
-            true,
+            WHOLE,
         );
         self.gauge(
             "node_memory_MemFree_bytes",
             &[],
             (0.02 * memory, 0.5 * memory),
             200.0 * page,
-            true,
+            WHOLE,
         );
         self.gauge(
             "node_memory_Cached_bytes",
             &[],
             (0.05 * memory, 0.6 * memory),
             100.0 * page,
-            true,
+            WHOLE,
         );
         self.gauge(
             "node_memory_Buffers_bytes",
             &[],
             (0.001 * memory, 0.05 * memory),
             10.0 * page,
-            true,
+            WHOLE,
         );
         for cpu in 0..cpus {
             let cpu = cpu.to_string();
@@ -737,7 +771,7 @@ impl Builder {
                     "node_cpu_seconds_total",
                     &[("cpu", &cpu), ("mode", mode)],
                     share,
-                    false,
+                    HUNDREDTHS,
                 );
             }
         }
@@ -758,34 +792,39 @@ impl Builder {
                 &labels,
                 (0.05 * size, 0.95 * size),
                 0.001 * size,
-                true,
+                WHOLE,
             );
             self.gauge(
                 "node_filesystem_free_bytes",
                 &labels,
                 (0.1 * size, 0.99 * size),
                 0.001 * size,
-                true,
+                WHOLE,
             );
         }
         for device in ["nvme0n1", "nvme1n1"] {
             let labels = [("device", device)];
             let busy = self.rng.range(0.001, 0.4);
-            self.counter_between("node_disk_read_bytes_total", &labels, (1e4, 5e6), true);
-            self.counter_between("node_disk_written_bytes_total", &labels, (1e4, 8e6), true);
+            self.counter_between("node_disk_read_bytes_total", &labels, (1e4, 5e6), WHOLE);
+            self.counter_between("node_disk_written_bytes_total", &labels, (1e4, 8e6), WHOLE);
             self.counter_between(
                 "node_disk_reads_completed_total",
                 &labels,
                 (1.0, 300.0),
-                true,
+                WHOLE,
             );
             self.counter_between(
                 "node_disk_writes_completed_total",
                 &labels,
                 (1.0, 500.0),
-                true,
+                WHOLE,
             );
-            self.counter("node_disk_io_time_seconds_total", &labels, busy, false);
+            self.counter(
+                "node_disk_io_time_seconds_total",
+                &labels,
+                busy,
+                THOUSANDTHS,
+            );
         }
         for device in ["eth0", "lo"] {
             let labels = [("device", device)];
@@ -793,40 +832,40 @@ impl Builder {
                 "node_network_receive_bytes_total",
                 &labels,
                 (1e3, 1e7),
-                true,
+                WHOLE,
             );
             self.counter_between(
                 "node_network_transmit_bytes_total",
                 &labels,
                 (1e3, 1e7),
-                true,
+                WHOLE,
             );
             self.counter_between(
                 "node_network_receive_packets_total",
                 &labels,
                 (10.0, 1e4),
-                true,
+                WHOLE,
             );
             self.counter_between(
                 "node_network_transmit_packets_total",
                 &labels,
                 (10.0, 1e4),
-                true,
+                WHOLE,
             );
         }
-        self.counter_between("node_context_switches_total", &[], (1e3, 5e4), true);
-        self.counter_between("node_intr_total", &[], (500.0, 2e4), true);
-        self.counter_between("node_forks_total", &[], (0.1, 20.0), true);
-        self.gauge("node_procs_running", &[], (0.0, cpus as f64), 1.0, true);
-        self.gauge("node_procs_blocked", &[], (0.0, 4.0), 0.5, true);
+        self.counter_between("node_context_switches_total", &[], (1e3, 5e4), WHOLE);
+        self.counter_between("node_intr_total", &[], (500.0, 2e4), WHOLE);
+        self.counter_between("node_forks_total", &[], (0.1, 20.0), WHOLE);
+        self.gauge("node_procs_running", &[], (0.0, cpus as f64), 1.0, WHOLE);
+        self.gauge("node_procs_blocked", &[], (0.0, 4.0), 0.5, WHOLE);
         self.gauge(
             "node_filefd_allocated",
             &[],
             (1_000.0, 20_000.0),
             50.0,
-            true,
+            WHOLE,
         );
-        self.gauge("node_sockstat_TCP_inuse", &[], (10.0, 2_000.0), 10.0, true);
+        self.gauge("node_sockstat_TCP_inuse", &[], (10.0, 2_000.0), 10.0, WHOLE);
     }
 
     fn app_target(&mut self, index: u64) {
@@ -865,7 +904,7 @@ impl Builder {
                     "http_requests_total",
                     &[("code", code), ("method", method), ("path", path)],
                     per_second * share,
-                    true,
+                    WHOLE,
                 );
             }
         }
@@ -882,6 +921,7 @@ impl Builder {
                 LATENCY_BOUNDS,
                 per_second,
                 (median, 0.8),
+                EXACT,
             );
         }
         for &(method, path) in routes {
@@ -893,6 +933,7 @@ impl Builder {
                 SIZE_BOUNDS,
                 per_second,
                 (median, 1.2),
+                WHOLE,
             );
         }
         for query in ["select_user", "insert_order", "update_stock"] {
@@ -904,34 +945,35 @@ impl Builder {
                 DB_BOUNDS,
                 per_second,
                 (median, 1.0),
+                EXACT,
             );
         }
-        self.gauge("http_requests_in_flight", &[], (0.0, 64.0), 2.0, true);
-        self.counter_between("process_cpu_seconds_total", &[], (0.01, 1.5), false);
+        self.gauge("http_requests_in_flight", &[], (0.0, 64.0), 2.0, WHOLE);
+        self.counter_between("process_cpu_seconds_total", &[], (0.01, 1.5), HUNDREDTHS);
         let resident = self.rng.range(5e7, 2e9);
         self.gauge(
             "process_resident_memory_bytes",
             &[],
             (0.5 * resident, 1.5 * resident),
             0.01 * resident,
-            true,
+            WHOLE,
         );
         self.gauge(
             "process_virtual_memory_bytes",
             &[],
             (2.0 * resident, 4.0 * resident),
             0.01 * resident,
-            true,
+            WHOLE,
         );
-        self.gauge("process_open_fds", &[], (20.0, 2_000.0), 5.0, true);
+        self.gauge("process_open_fds", &[], (20.0, 2_000.0), 5.0, WHOLE);
         self.constant("process_max_fds", &[], 1_048_576.0);
         let started = (self.base_s - self.rng.range(600.0, 14.0 * 86_400.0)).round();
         self.constant("process_start_time_seconds", &[], started);
-        self.gauge("go_goroutines", &[], (20.0, 5_000.0), 20.0, true);
-        self.gauge("go_threads", &[], (8.0, 64.0), 1.0, true);
-        self.gauge("go_memstats_heap_alloc_bytes", &[], (1e7, 1e9), 5e6, true);
-        self.counter_between("go_memstats_alloc_bytes_total", &[], (1e5, 5e7), true);
-        self.gauge("go_memstats_gc_sys_bytes", &[], (1e6, 5e7), 1e5, true);
+        self.gauge("go_goroutines", &[], (20.0, 5_000.0), 20.0, WHOLE);
+        self.gauge("go_threads", &[], (8.0, 64.0), 1.0, WHOLE);
+        self.gauge("go_memstats_heap_alloc_bytes", &[], (1e7, 1e9), 5e6, WHOLE);
+        self.counter_between("go_memstats_alloc_bytes_total", &[], (1e5, 5e7), WHOLE);
+        self.gauge("go_memstats_gc_sys_bytes", &[], (1e6, 5e7), 1e5, WHOLE);
         for cache in ["session", "template"] {
             let lookups = traffic * self.rng.range(0.5, 3.0);
             let hit_ratio = self.rng.range(0.6, 0.99);
@@ -939,13 +981,13 @@ impl Builder {
                 "cache_hits_total",
                 &[("cache", cache)],
                 lookups * hit_ratio,
-                true,
+                WHOLE,
             );
             self.counter(
                 "cache_misses_total",
                 &[("cache", cache)],
                 lookups * (1.0 - hit_ratio),
-                true,
+                WHOLE,
             );
         }
         self.gauge(
@@ -953,7 +995,7 @@ impl Builder {
             &[("queue", "events")],
             (0.0, 10_000.0),
             50.0,
-            true,
+            WHOLE,
         );
     }
 }

@@ -13,7 +13,7 @@ use super::block::{
 };
 use super::block::{encode_chunks, encode_mixed_chunks, BLOCK_CHUNK_MAX_SAMPLES};
 use super::checkpoint;
-use super::chunk::XorIter;
+use super::chunk::FloatIter;
 use super::db::{Tsdb, BLOCKS_DIR_NAME};
 use super::error::TsdbError;
 use super::head::WindowData;
@@ -376,7 +376,7 @@ fn add_window_series(
             }
             let mut samples = Vec::with_capacity(total);
             for (_, _, bytes) in &chunks {
-                let Ok(iter) = XorIter::new(bytes) else {
+                let Ok(iter) = FloatIter::new(bytes) else {
                     continue;
                 };
                 samples.extend(iter);

@@ -12,7 +12,7 @@ use super::writer::{
     encode_chunks, encode_mixed_chunks, BlockWriter, ChunkBytes, BLOCK_CHUNK_MAX_SAMPLES,
 };
 use crate::metrics::histogram::FloatHistogram;
-use crate::metrics::tsdb::chunk::{decode_histogram_chunk, XorIter, HISTOGRAM_FORMAT_VERSION};
+use crate::metrics::tsdb::chunk::{decode_histogram_chunk, FloatIter, HISTOGRAM_FORMAT_VERSION};
 
 /// The next group of blocks to merge, if any: first blocks whose ranges overlap, then, for
 /// each range of `ranges` (ascending), at least two blocks inside one aligned window of
@@ -217,7 +217,7 @@ fn write_merged_series(
             }
             continue;
         }
-        let Ok(mut iter) = XorIter::new(chunk.bytes) else {
+        let Ok(mut iter) = FloatIter::new(chunk.bytes) else {
             tracing::warn!(block = %chunk.priority, "undecodable chunk left out of compaction");
             continue;
         };

@@ -20,7 +20,7 @@ use super::format::{
 use super::meta::{BlockId, BlockMeta};
 use super::{QUARANTINE_DIR_NAME, TMP_SUFFIX};
 use crate::metrics::histogram::FloatHistogram;
-use crate::metrics::tsdb::chunk::{decode_histogram_chunk, XorIter, HISTOGRAM_FORMAT_VERSION};
+use crate::metrics::tsdb::chunk::{decode_histogram_chunk, FloatIter, HISTOGRAM_FORMAT_VERSION};
 use crate::metrics::tsdb::head::SeriesData;
 use crate::metrics::tsdb::index::{postings, Matcher};
 use crate::metrics::tsdb::PARALLEL_SELECT_MIN;
@@ -561,7 +561,7 @@ impl Block {
                     );
                     return Ok(());
                 }
-                let mut samples = XorIter::new(bytes).map_err(|error| error.to_string())?;
+                let mut samples = FloatIter::new(bytes).map_err(|error| error.to_string())?;
                 for (timestamp, value) in samples.by_ref() {
                     if timestamp > maxt {
                         break;
@@ -706,7 +706,7 @@ impl Block {
                         .collect()
                 } else {
                     let mut iter =
-                        XorIter::new(bytes).map_err(|error| corrupt(error.to_string()))?;
+                        FloatIter::new(bytes).map_err(|error| corrupt(error.to_string()))?;
                     let times = iter.by_ref().map(|(t, _)| t).collect();
                     if let Some(error) = iter.error() {
                         return Err(corrupt(format!("chunk at {}: {error}", chunk.offset)));

@@ -598,3 +598,74 @@ fn format_version_1_fixture() {
     assert_eq!(up[0].samples[2].1.to_bits(), STALE_NAN_BITS);
     assert_eq!(block.label_values("room"), vec!["lab"]);
 }
+
+/// Exporter-shaped values go into decimal chunks where those are smaller; a chunk holding a
+/// staleness marker stays XOR; both read back bit for bit, also after compaction.
+#[test]
+fn blocks_store_exporter_values_in_decimal_chunks() {
+    use crate::metrics::tsdb::chunk::{DECIMAL_FORMAT_VERSION, XOR_FORMAT_VERSION};
+    let dir = tempfile::tempdir().unwrap();
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let times = |offset: i64| (0..300i64).map(move |i| 1_000_000 + offset + i * 15_000);
+    let cpu_seconds = |i: i64| (12_345_600 + i * 1_234 + (i * 7919) % 131) as f64 / 100.0;
+    let series = vec![
+        (
+            labels(&[("__name__", "node_cpu_seconds_total")]),
+            times(0)
+                .map(|t| (t, cpu_seconds((t - 1_000_000) / 15_000)))
+                .collect(),
+        ),
+        (
+            labels(&[("__name__", "http_requests_total")]),
+            times(3)
+                .enumerate()
+                .map(|(i, t)| {
+                    let count = (1_000 + i * 37 + (i * 31) % 17) as f64;
+                    (t, if t > 4_750_000 { stale } else { count })
+                })
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    let first = BlockId::new(20);
+    write_block(dir.path(), first, 0, 6_000_000, &series, 120);
+    let block = Block::open(&dir.path().join(first.to_string())).unwrap();
+    block.verify().unwrap();
+    let formats = |ordinal: u32| -> Vec<u8> {
+        let (_, chunks) = block.read_series(ordinal).unwrap();
+        chunks
+            .iter()
+            .map(|chunk| block.chunk(chunk.offset).unwrap()[0])
+            .collect()
+    };
+    // Ordinals follow label order: the request counter, then CPU seconds.
+    assert_eq!(
+        formats(0),
+        vec![
+            DECIMAL_FORMAT_VERSION,
+            DECIMAL_FORMAT_VERSION,
+            XOR_FORMAT_VERSION
+        ]
+    );
+    assert_eq!(formats(1), vec![DECIMAL_FORMAT_VERSION; 3]);
+    let everything = expected(&series, &[], i64::MIN, i64::MAX);
+    assert_same(&block.select(&[], i64::MIN, i64::MAX), &everything);
+    assert_same(
+        &block.select(&[], 2_000_000, 3_000_000),
+        &expected(&series, &[], 2_000_000, 3_000_000),
+    );
+
+    // An overlapping block with the same samples and one more: compaction decodes both.
+    let mut later = series.clone();
+    later[0].1.push((5_500_000, 200_000.07));
+    let second = BlockId::new(21);
+    write_block(dir.path(), second, 0, 6_000_000, &later, 120);
+    drop(block);
+    let loaded = load_blocks(dir.path()).unwrap();
+    let meta = compaction::compact(dir.path(), &loaded.blocks, 1_000).unwrap();
+    let merged = Block::open(&dir.path().join(meta.id.to_string())).unwrap();
+    merged.verify().unwrap();
+    assert_same(
+        &merged.select(&[], i64::MIN, i64::MAX),
+        &expected(&later, &[], i64::MIN, i64::MAX),
+    );
+}

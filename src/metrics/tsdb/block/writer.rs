@@ -21,7 +21,8 @@ use super::meta::{BlockId, BlockMeta, BlockStats, CompactionMeta, BLOCK_FORMAT_V
 use super::TMP_SUFFIX;
 use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::chunk::{
-    encode_histogram_chunk, XorChunk, HISTOGRAM_FORMAT_VERSION, XOR_FORMAT_VERSION,
+    encode_decimal_chunk, encode_histogram_chunk, XorChunk, DECIMAL_FORMAT_VERSION,
+    HISTOGRAM_FORMAT_VERSION, XOR_FORMAT_VERSION,
 };
 use crate::metrics::tsdb::wal::record::{put_uvarint, put_varint};
 
@@ -80,10 +81,17 @@ pub fn encode_chunks(samples: &[(i64, f64)], max_per_chunk: usize) -> Vec<OwnedC
         let (Some(min_time), Some(max_time)) = (chunk.min_time(), chunk.max_time()) else {
             continue;
         };
+        let mut bytes = chunk.into_bytes();
+        // The decimal encoding where it is smaller (exporter-shaped values usually are).
+        if usize::from(u16::from_be_bytes([bytes[1], bytes[2]])) == part.len() {
+            if let Some(decimal) = encode_decimal_chunk(part).filter(|d| d.len() < bytes.len()) {
+                bytes = decimal;
+            }
+        }
         chunks.push(OwnedChunk {
             min_time,
             max_time,
-            bytes: chunk.into_bytes(),
+            bytes,
         });
     }
     chunks
@@ -313,8 +321,12 @@ impl BlockWriter {
                 && chunk.min_time >= self.min_time
                 && chunk.max_time < self.max_time
                 && chunk.bytes.len() >= 3
-                && (chunk.bytes[0] == XOR_FORMAT_VERSION
-                    || chunk.bytes[0] == HISTOGRAM_FORMAT_VERSION)
+                && [
+                    XOR_FORMAT_VERSION,
+                    DECIMAL_FORMAT_VERSION,
+                    HISTOGRAM_FORMAT_VERSION,
+                ]
+                .contains(&chunk.bytes[0])
                 && previous.is_none_or(|previous| chunk.min_time > previous.max_time);
             if !well_formed {
                 return Err(BlockError::Invalid(format!(

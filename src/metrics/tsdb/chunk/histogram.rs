@@ -5,6 +5,7 @@
 //! from one sample to the next, so it is written only when it does; counts are kept as raw
 //! `f64` bits so every value (NaN payloads included) reads back exactly.
 
+use super::varint::{put_uvarint, unzigzag, zigzag};
 use super::ChunkError;
 use crate::metrics::histogram::{CounterResetHint, FloatHistogram, Span};
 
@@ -204,22 +205,6 @@ fn same_layout(a: &FloatHistogram, b: &FloatHistogram) -> bool {
 
 fn bucket_count(spans: &[Span]) -> usize {
     spans.iter().map(|span| span.length as usize).sum()
-}
-
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
-}
-
-fn put_uvarint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
 }
 
 fn put_f64(out: &mut Vec<u8>, value: f64) {

@@ -7,13 +7,20 @@
 //! [`XorChunk::bytes`] verbatim and read them back with [`XorIter::new`] (no copy) or
 //! [`XorChunk::from_bytes`] (copy, full validation, ready for further appends).
 //! Native histogram samples go into histogram chunks ([`histogram`], format version 2);
-//! a chunk's first byte says which kind it is.
+//! a chunk's first byte says which kind it is. Blocks may also hold float chunks in the
+//! denser [`decimal`] encoding (format version 3), chosen when a block is written;
+//! [`FloatIter`] reads either float encoding.
 
 pub mod bitstream;
+pub mod decimal;
+mod float;
 pub mod histogram;
+mod varint;
 pub mod xor;
 
 pub use bitstream::{BitReader, BitWriter};
+pub use decimal::{encode_decimal_chunk, DecimalIter, DECIMAL_FORMAT_VERSION};
+pub use float::FloatIter;
 pub use histogram::{decode_histogram_chunk, encode_histogram_chunk, HISTOGRAM_FORMAT_VERSION};
 pub use xor::{XorChunk, XorIter, MAX_SAMPLES, XOR_FORMAT_VERSION};
 

@@ -8,6 +8,7 @@
 //! the writer of the bytes stopped.
 
 use super::bitstream::{BitReader, BitWriter};
+use super::varint::{put_uvarint, unzigzag, zigzag};
 use super::ChunkError;
 
 /// Value of the first byte of every chunk in this format.
@@ -330,7 +331,10 @@ impl XorChunk {
     /// the last byte written. Addresses only, never dereferenced here.
     pub fn append_lines(&self) -> [*const u8; 2] {
         let start = self.bytes.as_ptr();
-        [start, start.wrapping_add(self.bytes.len().saturating_sub(1))]
+        [
+            start,
+            start.wrapping_add(self.bytes.len().saturating_sub(1)),
+        ]
     }
 
     pub fn last_sample(&self) -> Option<(i64, f64)> {
@@ -365,7 +369,7 @@ impl XorChunk {
         let state = &mut self.state;
         let value_bits = v.to_bits();
         if count == 0 {
-            write_varint(&mut self.bytes, zigzag(t));
+            put_uvarint(&mut self.bytes, zigzag(t));
             state.t = t;
             state.delta = 0;
             let mut writer = BitWriter::new(&mut self.bytes);
@@ -585,25 +589,9 @@ fn parse_header(bytes: &[u8]) -> Result<Header, ChunkError> {
     })
 }
 
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
-}
-
 /// Number of bits needed to write `value`, at least 1.
 fn bit_width(value: u64) -> u32 {
     (64 - value.leading_zeros()).max(1)
-}
-
-fn write_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
 }
 
 /// Reads an unsigned LEB128 varint of at most 10 bytes: `(value, bytes used)`.

@@ -1,0 +1,414 @@
+//! Decimal chunks (format version 3): a denser encoding for block chunks whose values are
+//! all short decimals, which is what exporters mostly produce (whole counts and bytes,
+//! CPU seconds in 1/100 s ticks, load averages with two decimals, milliseconds).
+//!
+//! XOR encoding compares the bits of consecutive floats, and the binary expansions of
+//! `12.34` and `12.57` differ in almost every mantissa bit. Here every value is written as
+//! an integer `m` with one exponent per chunk (`value = m / 10^exponent`, checked to give
+//! back the exact float), and so is every timestamp. Each integer is predicted from the
+//! previous one plus the chunk's average step; the residuals, zigzagged, are Rice-coded
+//! with a parameter chosen per chunk: a residual `u` costs `(u >> k) + 1 + k` bits. A
+//! counter growing at a jittery rate costs about `log2(jitter) + 2` bits per sample, a
+//! constant or a regular scrape interval 1 bit.
+//!
+//! The encoder gives up (returns `None`) on any value that is not such a decimal (NaN,
+//! infinities, staleness markers, `-0.0`, full-precision measurements); the block writer
+//! then keeps the XOR chunk. It also keeps XOR whenever that is smaller.
+//!
+//! All integer arithmetic wraps, in the encoder and the decoder alike, so any step and
+//! residual round-trips exactly. Layout in `docs/format/chunks.md`.
+
+use super::bitstream::{BitReader, BitWriter};
+use super::varint::{put_uvarint, unzigzag, zigzag};
+use super::ChunkError;
+
+pub const DECIMAL_FORMAT_VERSION: u8 = 3;
+
+/// Largest exponent tried: `10^15` and the mantissas below `2^53` are exact in an f64.
+const MAX_EXPONENT: usize = 15;
+const POW10: [f64; MAX_EXPONENT + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+/// Mantissas must stay below this so that `m as f64` is exact.
+const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0; // 2^53
+/// A unary prefix of this many ones announces a raw 64-bit residual.
+const ESCAPE: u32 = 24;
+/// Version, sample count (u16, big-endian, where XOR chunks have it), exponent, and the two
+/// Rice parameters.
+const FIXED_HEADER: usize = 6;
+
+/// The smallest exponent at which `value` is an exact decimal, if any.
+fn exponent_of(value: f64) -> Option<usize> {
+    if !value.is_finite() {
+        return None;
+    }
+    for (exponent, scale) in POW10.iter().enumerate() {
+        let mantissa = (value * scale).round();
+        if mantissa.abs() >= MAX_MANTISSA {
+            return None;
+        }
+        if ((mantissa as i64) as f64 / scale).to_bits() == value.to_bits() {
+            return Some(exponent);
+        }
+    }
+    None
+}
+
+/// The mantissas of `values` at one common exponent, if every value is an exact decimal.
+fn mantissas(values: impl Iterator<Item = f64> + Clone) -> Option<(usize, Vec<i64>)> {
+    let mut exponent = 0;
+    for value in values.clone() {
+        exponent = exponent.max(exponent_of(value)?);
+    }
+    let scale = POW10[exponent];
+    let mut out = Vec::new();
+    for value in values {
+        let mantissa = (value * scale).round();
+        if mantissa.abs() >= MAX_MANTISSA {
+            return None;
+        }
+        let mantissa = mantissa as i64;
+        // A value exact at a smaller exponent is exact at this one too, but the product
+        // above may round differently: check rather than trust.
+        if (mantissa as f64 / scale).to_bits() != value.to_bits() {
+            return None;
+        }
+        out.push(mantissa);
+    }
+    Some((exponent, out))
+}
+
+/// The average step of `integers` (zero for fewer than two) and the zigzagged residuals
+/// of each integer after the first against "previous plus average step".
+fn residuals(integers: &[i64]) -> (i64, Vec<u64>) {
+    let (Some(first), Some(last)) = (integers.first(), integers.last()) else {
+        return (0, Vec::new());
+    };
+    let steps = integers.len().saturating_sub(1).max(1) as i128;
+    let step = ((i128::from(*last) - i128::from(*first)) / steps) as i64;
+    let residuals = integers
+        .windows(2)
+        .map(|pair| zigzag(pair[1].wrapping_sub(pair[0]).wrapping_sub(step)))
+        .collect();
+    (step, residuals)
+}
+
+fn rice_cost(residuals: &[u64], k: u32) -> u64 {
+    residuals
+        .iter()
+        .map(|u| {
+            let quotient = u >> k;
+            if quotient < u64::from(ESCAPE) {
+                quotient + 1 + u64::from(k)
+            } else {
+                u64::from(ESCAPE) + 64
+            }
+        })
+        .sum()
+}
+
+/// The Rice parameter with the fewest bits, searched around `log2` of the mean residual.
+fn rice_parameter(residuals: &[u64]) -> u32 {
+    if residuals.is_empty() {
+        return 0;
+    }
+    let mean = residuals.iter().map(|u| u128::from(*u)).sum::<u128>() / residuals.len() as u128;
+    let guess = 127 - (mean + 1).leading_zeros();
+    let low = guess.saturating_sub(2);
+    let high = (guess + 1).min(63);
+    (low..=high)
+        .min_by_key(|k| rice_cost(residuals, *k))
+        .unwrap_or(0)
+}
+
+fn write_rice(writer: &mut BitWriter<'_>, value: u64, k: u32) {
+    let quotient = value >> k;
+    if quotient < u64::from(ESCAPE) {
+        // `quotient` ones, then a zero.
+        let quotient = quotient as u32;
+        writer.write_bits((1u64 << (quotient + 1)) - 2, quotient + 1);
+        writer.write_bits(value & ((1u64 << k) - 1), k);
+    } else {
+        writer.write_bits((1u64 << ESCAPE) - 1, ESCAPE);
+        writer.write_bits(value, 64);
+    }
+}
+
+/// Encodes `samples` (timestamps strictly increasing, at most `u16::MAX` of them) as a
+/// decimal chunk; `None` if some value is not an exact short decimal.
+pub fn encode_decimal_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
+    let count = u16::try_from(samples.len())
+        .ok()
+        .filter(|count| *count > 0)?;
+    let (exponent, values) = mantissas(samples.iter().map(|(_, value)| *value))?;
+    let timestamps: Vec<i64> = samples.iter().map(|(timestamp, _)| *timestamp).collect();
+    let (time_step, time_residuals) = residuals(&timestamps);
+    let (value_step, value_residuals) = residuals(&values);
+    let (time_k, value_k) = (
+        rice_parameter(&time_residuals),
+        rice_parameter(&value_residuals),
+    );
+
+    let mut out = Vec::with_capacity(32 + samples.len() * 2);
+    out.push(DECIMAL_FORMAT_VERSION);
+    out.extend_from_slice(&count.to_be_bytes());
+    out.extend_from_slice(&[exponent as u8, time_k as u8, value_k as u8]);
+    for start in [timestamps[0], time_step, values[0], value_step] {
+        put_uvarint(&mut out, zigzag(start));
+    }
+    let mut writer = BitWriter::new(&mut out);
+    for (time, value) in time_residuals.iter().zip(&value_residuals) {
+        write_rice(&mut writer, *time, time_k);
+        write_rice(&mut writer, *value, value_k);
+    }
+    Some(out)
+}
+
+/// Iterates over the samples of a decimal chunk.
+#[derive(Debug, Clone)]
+pub struct DecimalIter<'a> {
+    bits: BitReader<'a>,
+    remaining: u16,
+    /// Samples decoded so far (for error positions).
+    decoded: u32,
+    scale: f64,
+    time_k: u32,
+    value_k: u32,
+    time_step: i64,
+    value_step: i64,
+    time: i64,
+    mantissa: i64,
+    error: Option<ChunkError>,
+}
+
+impl<'a> DecimalIter<'a> {
+    /// Reads the header; samples are decoded as they are iterated.
+    pub fn new(bytes: &'a [u8]) -> Result<Self, ChunkError> {
+        if bytes.len() < FIXED_HEADER {
+            return Err(ChunkError::TooShort {
+                len: bytes.len(),
+                min: FIXED_HEADER,
+            });
+        }
+        if bytes[0] != DECIMAL_FORMAT_VERSION {
+            return Err(ChunkError::UnsupportedVersion { version: bytes[0] });
+        }
+        let corrupt = |reason| ChunkError::Corrupt { sample: 0, reason };
+        let count = u16::from_be_bytes([bytes[1], bytes[2]]);
+        let (exponent, time_k, value_k) = (bytes[3], bytes[4], bytes[5]);
+        if count == 0 {
+            return Err(corrupt("decimal chunk without samples"));
+        }
+        if usize::from(exponent) > MAX_EXPONENT || time_k > 63 || value_k > 63 {
+            return Err(corrupt("decimal chunk parameters out of range"));
+        }
+        let mut at = FIXED_HEADER;
+        let mut starts = [0i64; 4];
+        for start in &mut starts {
+            let (value, used) =
+                read_uvarint(&bytes[at..]).ok_or(ChunkError::Truncated { sample: 0 })?;
+            *start = unzigzag(value);
+            at += used;
+        }
+        let [time, time_step, mantissa, value_step] = starts;
+        Ok(DecimalIter {
+            bits: BitReader::new(&bytes[at..]),
+            remaining: count,
+            decoded: 0,
+            scale: POW10[usize::from(exponent)],
+            time_k: u32::from(time_k),
+            value_k: u32::from(value_k),
+            time_step,
+            value_step,
+            time,
+            mantissa,
+            error: None,
+        })
+    }
+
+    /// The error that ended iteration early, if any.
+    pub fn error(&self) -> Option<&ChunkError> {
+        self.error.as_ref()
+    }
+
+    fn read_rice(&mut self, k: u32) -> Option<u64> {
+        let quotient = self.bits.read_ones(ESCAPE)?;
+        if quotient == ESCAPE {
+            return self.bits.read_bits(64);
+        }
+        let low = self.bits.read_bits(k)?;
+        Some(u64::from(quotient).wrapping_shl(k) | low)
+    }
+
+    fn next_sample(&mut self) -> Option<(i64, f64)> {
+        if self.decoded > 0 {
+            let time = self.read_rice(self.time_k)?;
+            let value = self.read_rice(self.value_k)?;
+            self.time = self
+                .time
+                .wrapping_add(self.time_step)
+                .wrapping_add(unzigzag(time));
+            self.mantissa = self
+                .mantissa
+                .wrapping_add(self.value_step)
+                .wrapping_add(unzigzag(value));
+        }
+        Some((self.time, self.mantissa as f64 / self.scale))
+    }
+}
+
+fn read_uvarint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (index, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some((value, index + 1));
+        }
+    }
+    None
+}
+
+impl Iterator for DecimalIter<'_> {
+    type Item = (i64, f64);
+
+    fn next(&mut self) -> Option<(i64, f64)> {
+        if self.remaining == 0 || self.error.is_some() {
+            return None;
+        }
+        match self.next_sample() {
+            Some(sample) => {
+                self.remaining -= 1;
+                self.decoded += 1;
+                Some(sample)
+            }
+            None => {
+                self.error = Some(ChunkError::Truncated {
+                    sample: self.decoded,
+                });
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(usize::from(self.remaining)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(samples: &[(i64, f64)]) -> Option<usize> {
+        let bytes = encode_decimal_chunk(samples)?;
+        let mut iter = DecimalIter::new(&bytes).unwrap();
+        let decoded: Vec<(i64, f64)> = iter.by_ref().collect();
+        assert_eq!(iter.error(), None);
+        assert_eq!(decoded.len(), samples.len());
+        for (got, want) in decoded.iter().zip(samples) {
+            assert_eq!(got.0, want.0);
+            assert_eq!(got.1.to_bits(), want.1.to_bits(), "{} vs {}", got.1, want.1);
+        }
+        Some(bytes.len())
+    }
+
+    #[test]
+    fn exporter_shaped_values_are_dense() {
+        // CPU seconds in 1/100 s ticks, growing about 12 ticks per 15 s scrape.
+        let mut ticks = 123_456_789i64;
+        let cpu: Vec<(i64, f64)> = (0..480)
+            .map(|i| {
+                ticks += 10 + (i * 7919 % 5);
+                (1_700_000_000_000 + i * 15_000, ticks as f64 / 100.0)
+            })
+            .collect();
+        let size = round_trip(&cpu).unwrap();
+        assert!(size < 480 * 6 / 8, "{size} bytes for 480 samples");
+
+        let constant: Vec<(i64, f64)> = (0..480).map(|i| (i * 15_000, 1.0)).collect();
+        let size = round_trip(&constant).unwrap();
+        assert!(size < 480 * 2 / 8 + 16, "{size} bytes for a constant");
+    }
+
+    #[test]
+    fn non_decimal_values_are_refused() {
+        for value in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::from_bits(crate::metrics::tsdb::STALE_NAN_BITS),
+            -0.0,
+            1.0 / 3.0,
+            0.1 + 0.2,
+            1e300,
+        ] {
+            assert_eq!(
+                encode_decimal_chunk(&[(0, 1.0), (1, value)]),
+                None,
+                "{value}"
+            );
+        }
+        assert_eq!(encode_decimal_chunk(&[]), None);
+    }
+
+    #[test]
+    fn extremes_round_trip() {
+        round_trip(&[(i64::MIN, 0.0), (0, 1.0), (i64::MAX, 2.0)]).unwrap();
+        round_trip(&[(5, 9_007_199_254_740_991.0), (6, -9_007_199_254_740_991.0)]).unwrap();
+        round_trip(&[(5, 1e-15), (6, 0.001), (7, -0.5), (8, 0.0)]).unwrap();
+        round_trip(&[(5, 123_456.789_012_345), (6, 0.5)]).unwrap();
+        // Each is a short decimal, but at a common exponent the mantissa is too long.
+        assert_eq!(encode_decimal_chunk(&[(5, 1e-15), (6, 123_456.789)]), None);
+        round_trip(&[(42, 7.25)]).unwrap();
+        // Big jumps take the escape path.
+        round_trip(&[
+            (0, 0.0),
+            (1, 1e15),
+            (2, -3.0),
+            (3, 4e14),
+            (1_000_000_000_000, 1.0),
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn damaged_chunks_are_errors_not_panics() {
+        let samples: Vec<(i64, f64)> = (0..50).map(|i| (i * 1000, i as f64 * 0.25)).collect();
+        let bytes = encode_decimal_chunk(&samples).unwrap();
+        for cut in 0..bytes.len() {
+            if let Ok(mut iter) = DecimalIter::new(&bytes[..cut]) {
+                let decoded = iter.by_ref().count();
+                assert!(decoded < 50 || iter.error().is_none());
+            }
+        }
+        let mut bad = bytes.clone();
+        bad[3] = 99;
+        assert!(DecimalIter::new(&bad).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decimals_round_trip(
+            start in any::<i64>(),
+            steps in proptest::collection::vec((1i64..100_000, -1_000_000i64..1_000_000), 1..300),
+            exponent in 0usize..=6,
+        ) {
+            let mut time = start.min(i64::MAX - 100_000 * 300);
+            let mut samples = Vec::new();
+            for (gap, mantissa) in steps {
+                time += gap;
+                samples.push((time, mantissa as f64 / POW10[exponent]));
+            }
+            prop_assert!(round_trip(&samples).is_some());
+        }
+
+        #[test]
+        fn any_float_round_trips_or_is_refused(
+            values in proptest::collection::vec(any::<f64>(), 1..50),
+        ) {
+            let samples: Vec<(i64, f64)> =
+                values.iter().enumerate().map(|(i, v)| (i as i64 * 15_000, *v)).collect();
+            round_trip(&samples);
+        }
+    }
+}
