@@ -258,6 +258,13 @@ impl Head {
         let mut stripe = self.stripe(series_ref);
         let slot = series_ref as usize / STRIPES;
         if stripe.series.len() <= slot {
+            // Grow by an eighth rather than doubling: these lists hold every series, and
+            // doubling leaves a quarter of them empty on average.
+            if stripe.series.capacity() <= slot {
+                let grow = (slot + 1 - stripe.series.len()).max(stripe.series.len() / 8);
+                stripe.series.reserve_exact(grow);
+                stripe.slots.reserve_exact(grow);
+            }
             stripe.series.resize_with(slot + 1, || None);
             stripe.slots.resize(slot + 1, SlotState::EMPTY);
         }
