@@ -93,17 +93,7 @@ impl IdTable {
 
     /// The first id stored under `tag`, without checking its key: a guess for prefetching.
     pub(crate) fn first_candidate(&self, tag: u32) -> Option<u32> {
-        let mut index = self.home(tag);
-        loop {
-            let slot = self.slots[index];
-            if slot == EMPTY {
-                return None;
-            }
-            if slot != TOMBSTONE && (slot >> 32) as u32 == tag {
-                return Some(slot as u32);
-            }
-            index = (index + 1) & self.mask();
-        }
+        self.find(tag, |_| true)
     }
 
     /// Adds `id` under `tag`. The caller guarantees the key is not present yet.
