@@ -319,6 +319,15 @@ fn bench_create_and_lookup(c: &mut Criterion) {
             }
         })
     });
+    // Requests of 2000 series, as the load bench's remote write sends them.
+    let slices: Vec<&[(&str, &str)]> = borrowed.iter().map(Vec::as_slice).collect();
+    group.bench_function("get_many_200k_existing_in_2000s", |b| {
+        b.iter(|| {
+            for request in slices.chunks(2000) {
+                black_box(index.get_many(request));
+            }
+        })
+    });
     group.bench_function("get_or_create_200k_existing", |b| {
         b.iter(|| {
             for labels in &borrowed {

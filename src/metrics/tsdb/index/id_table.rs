@@ -222,37 +222,66 @@ pub(crate) struct KeyHasher {
 impl KeyHasher {
     #[inline]
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
-        let len = bytes.len();
-        let mut state = self.state;
-        // Two words that together cover every byte; reads may overlap, which is unambiguous
-        // because the length is mixed in below.
-        let (low, high) = if len > 16 {
-            let mut rest = bytes;
-            while rest.len() > 16 {
-                state = fold_multiply(state ^ read_u64(rest) ^ MUL_A, read_u64(&rest[8..]) ^ MUL_B);
-                rest = &rest[16..];
-            }
-            (read_u64(&bytes[len - 16..]), read_u64(&bytes[len - 8..]))
-        } else if len >= 8 {
-            (read_u64(bytes), read_u64(&bytes[len - 8..]))
-        } else if len >= 4 {
-            (read_u32(bytes), read_u32(&bytes[len - 4..]))
-        } else if len > 0 {
-            let spread =
-                bytes[0] as u64 | (bytes[len / 2] as u64) << 8 | (bytes[len - 1] as u64) << 16;
-            (spread, 0)
-        } else {
-            (0, 0)
-        };
+        let (low, high) = covering_words(bytes, self.state);
         self.state = fold_multiply(
-            state ^ low ^ MUL_A,
-            high ^ MUL_B ^ ((len as u64) << 32 | MUL_C >> 32),
+            self.state ^ low ^ MUL_A,
+            high ^ MUL_B ^ ((bytes.len() as u64) << 32 | MUL_C >> 32),
         );
+    }
+
+    /// Mixes in one label: name and value are each reduced to a word independently of the
+    /// running state, so their multiplies overlap and only one multiply per label waits on
+    /// the previous one (a label set hashes in about half the time of two `write_bytes`).
+    #[inline]
+    pub(crate) fn write_pair(&mut self, name: &[u8], value: &[u8]) {
+        let (name_low, name_high) = covering_words(name, self.finish_key);
+        let (value_low, value_high) = covering_words(value, self.finish_key ^ MUL_C);
+        let name_word = fold_multiply(
+            name_low ^ MUL_A ^ self.finish_key,
+            name_high ^ MUL_B ^ (name.len() as u64) << 32,
+        );
+        let value_word = fold_multiply(
+            value_low ^ MUL_C ^ self.finish_key,
+            value_high ^ MUL_A ^ (value.len() as u64) << 32,
+        );
+        self.state = fold_multiply(self.state ^ name_word, value_word ^ MUL_B);
     }
 
     #[inline]
     pub(crate) fn finish(&self) -> u64 {
         fold_multiply(self.state ^ MUL_C, self.finish_key)
+    }
+}
+
+/// Two words that together cover every byte of `bytes`: the first and last eight (or
+/// four) bytes, which may overlap; the length, mixed in by the caller, keeps that
+/// unambiguous. Bytes before the last sixteen of a longer string are folded in with `key`.
+#[inline(always)]
+fn covering_words(bytes: &[u8], key: u64) -> (u64, u64) {
+    let len = bytes.len();
+    if len > 16 {
+        let mut folded = key;
+        let mut rest = bytes;
+        while rest.len() > 16 {
+            folded = fold_multiply(
+                folded ^ read_u64(rest) ^ MUL_A,
+                read_u64(&rest[8..]) ^ MUL_B,
+            );
+            rest = &rest[16..];
+        }
+        (
+            read_u64(&bytes[len - 16..]) ^ folded,
+            read_u64(&bytes[len - 8..]),
+        )
+    } else if len >= 8 {
+        (read_u64(bytes), read_u64(&bytes[len - 8..]))
+    } else if len >= 4 {
+        (read_u32(bytes), read_u32(&bytes[len - 4..]))
+    } else if len > 0 {
+        let spread = bytes[0] as u64 | (bytes[len / 2] as u64) << 8 | (bytes[len - 1] as u64) << 16;
+        (spread, 0)
+    } else {
+        (0, 0)
     }
 }
 
@@ -319,6 +348,39 @@ mod tests {
         assert_eq!(hash_of(seed, &["x", "yz"]), hash_of(seed, &["x", "yz"]));
         let long = "0123456789abcdef0123456789abcdef-";
         assert_ne!(hash_of(seed, &[long]), hash_of(seed, &[&long[..32]]));
+    }
+
+    #[test]
+    fn label_pairs_hash_by_name_and_value_not_their_concatenation() {
+        let seed = HashSeed::random();
+        let pairs_hash = |pairs: &[(&str, &str)]| {
+            let mut hasher = seed.hasher();
+            for (name, value) in pairs {
+                hasher.write_pair(name.as_bytes(), value.as_bytes());
+            }
+            hasher.finish()
+        };
+        let long = "0123456789abcdef0123456789abcdef-";
+        let distinct: Vec<Vec<(&str, &str)>> = vec![
+            vec![("ab", "c")],
+            vec![("a", "bc")],
+            vec![("", "a")],
+            vec![("a", "")],
+            vec![("a", "b"), ("c", "d")],
+            vec![("c", "d"), ("a", "b")],
+            vec![("a", "b")],
+            vec![(long, "x")],
+            vec![(&long[..32], "x")],
+            vec![("x", long)],
+            vec![("x", &long[1..])],
+        ];
+        let hashes: Vec<u64> = distinct.iter().map(|pairs| pairs_hash(pairs)).collect();
+        for (i, a) in hashes.iter().enumerate() {
+            for b in &hashes[i + 1..] {
+                assert_ne!(a, b, "{distinct:?}");
+            }
+        }
+        assert_eq!(pairs_hash(&[("x", "yz")]), pairs_hash(&[("x", "yz")]));
     }
 
     #[test]

@@ -475,8 +475,10 @@ impl MemIndex {
             let pairs = self.labels.get(location);
             let mut hasher = self.seed.hasher();
             for pair in pairs.chunks_exact(2) {
-                hasher.write_bytes(self.symbols.resolve(pair[0]).as_bytes());
-                hasher.write_bytes(self.symbols.resolve(pair[1]).as_bytes());
+                hasher.write_pair(
+                    self.symbols.resolve(pair[0]).as_bytes(),
+                    self.symbols.resolve(pair[1]).as_bytes(),
+                );
                 // Refs are visited in increasing order, so each list stays sorted.
                 removed_by_pair
                     .entry((pair[0], pair[1]))
@@ -592,8 +594,7 @@ impl MemIndex {
     fn hash_labels(&self, labels: &[(&str, &str)]) -> u64 {
         let mut hasher = self.seed.hasher();
         for (name, value) in labels.iter().filter(|(_, value)| !value.is_empty()) {
-            hasher.write_bytes(name.as_bytes());
-            hasher.write_bytes(value.as_bytes());
+            hasher.write_pair(name.as_bytes(), value.as_bytes());
         }
         hasher.finish()
     }
@@ -613,7 +614,7 @@ impl MemIndex {
             let Some(pair) = stored.next() else {
                 return false;
             };
-            if self.symbols.resolve(pair[0]) != name || self.symbols.resolve(pair[1]) != value {
+            if !self.symbols.is(pair[0], name) || !self.symbols.is(pair[1], value) {
                 return false;
             }
         }
