@@ -1,6 +1,6 @@
-//! One series in the head: its open XOR chunk, the chunks already cut, and a small sorted
-//! buffer of out-of-order samples; native histogram samples, if the series has any, in a
-//! sorted list beside them.
+//! One series in the head: its open XOR chunk, the chunks already cut, and, only if it has
+//! any, a small sorted buffer of out-of-order samples and a sorted list of native histogram
+//! samples.
 
 use super::spill::{ChunkBytes, SpilledChunk};
 use crate::metrics::histogram::FloatHistogram;
@@ -48,22 +48,37 @@ pub enum WindowData {
     },
 }
 
-/// A series' native histogram samples, in time order.
+/// What few series hold: out-of-order samples and native histogram samples, each list in
+/// time order. Boxed, so that a series with neither pays one pointer instead of two lists.
 #[derive(Default)]
-struct HistogramSamples(Vec<(i64, FloatHistogram)>);
+struct RareSamples {
+    out_of_order: Vec<(i64, f64)>,
+    histograms: Vec<(i64, FloatHistogram)>,
+}
 
 #[derive(Default)]
 pub struct MemSeries {
     head: XorChunk,
     closed: Vec<ClosedChunk>,
-    out_of_order: Vec<(i64, f64)>,
-    /// Native histogram samples; boxed so float-only series pay one pointer.
-    histograms: Option<Box<HistogramSamples>>,
+    /// `None` while the series has no out-of-order or histogram sample.
+    rare: Option<Box<RareSamples>>,
 }
 
 impl MemSeries {
     pub fn new() -> Self {
         MemSeries::default()
+    }
+
+    fn out_of_order(&self) -> &[(i64, f64)] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.out_of_order)
+    }
+
+    fn histogram_list(&self) -> &[(i64, FloatHistogram)] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.histograms)
+    }
+
+    fn rare_mut(&mut self) -> &mut RareSamples {
+        self.rare.get_or_insert_with(Default::default)
     }
 
     /// The newest in-order timestamp and value.
@@ -99,11 +114,9 @@ impl MemSeries {
         if timestamp < last_time.saturating_sub(out_of_order_window_ms) {
             return AppendOutcome::TooOld;
         }
-        match self
-            .out_of_order
-            .binary_search_by_key(&timestamp, |(t, _)| *t)
-        {
-            Ok(position) if self.out_of_order[position].1.to_bits() == value.to_bits() => {
+        let out_of_order = self.out_of_order();
+        match out_of_order.binary_search_by_key(&timestamp, |(t, _)| *t) {
+            Ok(position) if out_of_order[position].1.to_bits() == value.to_bits() => {
                 AppendOutcome::Duplicate
             }
             Ok(_) => AppendOutcome::ConflictingValue,
@@ -126,11 +139,9 @@ impl MemSeries {
         match outcome {
             AppendOutcome::Appended => self.append_in_order(timestamp, value, chunk_range_ms),
             AppendOutcome::OutOfOrderAccepted => {
-                let position = self
-                    .out_of_order
-                    .binary_search_by_key(&timestamp, |(t, _)| *t)
-                    .unwrap_or_else(|position| position);
-                self.out_of_order.insert(position, (timestamp, value));
+                let out_of_order = &mut self.rare_mut().out_of_order;
+                let position = out_of_order.partition_point(|(t, _)| *t < timestamp);
+                out_of_order.insert(position, (timestamp, value));
             }
             AppendOutcome::Duplicate
             | AppendOutcome::TooOld
@@ -215,7 +226,7 @@ impl MemSeries {
             collect_range(self.head.iter(), mint, maxt, out);
         }
         let late: Vec<(i64, f64)> = self
-            .out_of_order
+            .out_of_order()
             .iter()
             .copied()
             .filter(|(t, _)| *t >= mint && *t <= maxt)
@@ -231,16 +242,16 @@ impl MemSeries {
     pub fn is_empty(&self) -> bool {
         self.closed.is_empty()
             && self.head.is_empty()
-            && self.out_of_order.is_empty()
-            && self.histograms.is_none()
+            && self.out_of_order().is_empty()
+            && self.histogram_list().is_empty()
     }
 
     pub fn has_histograms(&self) -> bool {
-        self.histograms.is_some()
+        !self.histogram_list().is_empty()
     }
 
     fn histogram_at(&self, timestamp: i64) -> Option<&FloatHistogram> {
-        let histograms = &self.histograms.as_ref()?.0;
+        let histograms = self.histogram_list();
         let position = histograms
             .binary_search_by_key(&timestamp, |(t, _)| *t)
             .ok()?;
@@ -268,12 +279,10 @@ impl MemSeries {
         if !float_times.is_empty() {
             return AppendOutcome::ConflictingValue;
         }
-        let newest = self.last_sample().map(|(t, _)| t).max(
-            self.histograms
-                .as_ref()
-                .and_then(|h| h.0.last())
-                .map(|(t, _)| *t),
-        );
+        let newest = self
+            .last_sample()
+            .map(|(t, _)| t)
+            .max(self.histogram_list().last().map(|(t, _)| *t));
         match newest {
             None => AppendOutcome::Appended,
             Some(last) if timestamp > last => AppendOutcome::Appended,
@@ -296,7 +305,7 @@ impl MemSeries {
             outcome,
             AppendOutcome::Appended | AppendOutcome::OutOfOrderAccepted
         ) {
-            let list = &mut self.histograms.get_or_insert_with(Default::default).0;
+            let list = &mut self.rare_mut().histograms;
             let position = list.partition_point(|(t, _)| *t < timestamp);
             list.insert(position, (timestamp, histogram.clone()));
         }
@@ -305,9 +314,7 @@ impl MemSeries {
 
     /// Every histogram sample with `mint <= t <= maxt`, in time order.
     pub fn histograms_between(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, FloatHistogram)>) {
-        let Some(HistogramSamples(list)) = self.histograms.as_deref() else {
-            return;
-        };
+        let list = self.histogram_list();
         let start = list.partition_point(|(t, _)| *t < mint);
         out.extend(
             list[start..]
@@ -336,12 +343,12 @@ impl MemSeries {
                 start = start.saturating_add(range_ms);
             }
         }
-        for (timestamp, _) in &self.out_of_order {
+        for (timestamp, _) in self.out_of_order() {
             if *timestamp < end {
                 out.insert(window_start(*timestamp, range_ms));
             }
         }
-        for (timestamp, _) in self.histograms.iter().flat_map(|list| list.0.iter()) {
+        for (timestamp, _) in self.histogram_list() {
             if *timestamp < end {
                 out.insert(window_start(*timestamp, range_ms));
             }
@@ -378,7 +385,7 @@ impl MemSeries {
             chunks.push((min_time, max_time, bytes.to_vec()));
         }
         let late = self
-            .out_of_order
+            .out_of_order()
             .iter()
             .any(|(timestamp, _)| (start..end).contains(timestamp));
         if !straddles && !late {
@@ -428,11 +435,11 @@ impl MemSeries {
             }
             _ => {}
         }
-        self.out_of_order.retain(|(timestamp, _)| *timestamp >= end);
-        if let Some(list) = &mut self.histograms {
-            list.0.retain(|(timestamp, _)| *timestamp >= end);
-            if list.0.is_empty() {
-                self.histograms = None;
+        if let Some(rare) = &mut self.rare {
+            rare.out_of_order.retain(|(timestamp, _)| *timestamp >= end);
+            rare.histograms.retain(|(timestamp, _)| *timestamp >= end);
+            if rare.out_of_order.is_empty() && rare.histograms.is_empty() {
+                self.rare = None;
             }
         }
     }
@@ -454,13 +461,12 @@ impl MemSeries {
                 .iter()
                 .map(|chunk| chunk.bytes.len())
                 .sum::<usize>()
-            + self.out_of_order.len() * 16
-            + self.histograms.as_ref().map_or(0, |list| {
-                list.0
-                    .iter()
-                    .map(|(_, h)| 64 + 8 * (h.positive_buckets.len() + h.negative_buckets.len()))
-                    .sum::<usize>()
-            })
+            + self.out_of_order().len() * 16
+            + self
+                .histogram_list()
+                .iter()
+                .map(|(_, h)| 64 + 8 * (h.positive_buckets.len() + h.negative_buckets.len()))
+                .sum::<usize>()
     }
 
     #[cfg(test)]
@@ -549,6 +555,23 @@ mod tests {
         series.samples_between(15_000 * 100, 15_000 * 130, &mut window);
         assert_eq!(window.len(), 31);
         assert_eq!(window[0].0, 15_000 * 100);
+    }
+
+    #[test]
+    fn a_float_only_series_record_stays_small() {
+        // The record is held per active series; out-of-order and histogram state live
+        // behind one pointer. Growing it costs memory across the whole head.
+        assert!(std::mem::size_of::<MemSeries>() <= 96);
+        let mut series = MemSeries::new();
+        series.append(1_000, 1.0, 600_000, 7_200_000);
+        assert!(series.rare.is_none());
+        series.append(500, 2.0, 600_000, 7_200_000);
+        assert!(series.rare.is_some());
+        series.drop_before(1_000);
+        assert!(
+            series.rare.is_none(),
+            "emptied out-of-order buffer is freed"
+        );
     }
 
     #[test]
