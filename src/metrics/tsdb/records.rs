@@ -54,9 +54,57 @@ where
     }
 }
 
-/// `[2][series count]{[ref][n][t0 varint][v0 bits]{[dt varint][v bits]}}`: timestamps are
-/// delta-encoded per series, values kept as raw bits so NaN payloads (staleness) survive.
+/// `[5][series count][base t varint]{[ref delta varint][n << 1 | integers][t0 - base
+/// varint][v0]{[dt varint][v]}}`. Series usually come in the order they were created, so
+/// reference deltas take a byte; timestamps of one request lie close to the first one.
+/// When every value of a series is an integer that an f64 holds exactly (counters,
+/// byte gauges), values are zigzag varints, else their 8 raw bits, so NaN payloads
+/// (staleness) and `-0.0` survive.
 pub fn encode_samples(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, f64)])]) {
+    out.push(RecordType::CompactSamples.as_u8());
+    put_uvarint(out, series.len() as u64);
+    let base = series
+        .iter()
+        .find_map(|(_, samples)| samples.first())
+        .map_or(0, |(timestamp, _)| *timestamp);
+    put_varint(out, base);
+    let mut previous_ref = 0i64;
+    for (series_ref, samples) in series {
+        let series_ref = i64::from(*series_ref);
+        put_varint(out, series_ref.wrapping_sub(previous_ref));
+        previous_ref = series_ref;
+        let integers = samples
+            .iter()
+            .all(|(_, value)| exact_integer(*value).is_some());
+        put_uvarint(out, (samples.len() as u64) << 1 | u64::from(integers));
+        let mut previous = base;
+        for (timestamp, value) in samples.iter() {
+            put_varint(out, timestamp.wrapping_sub(previous));
+            previous = *timestamp;
+            match exact_integer(*value).filter(|_| integers) {
+                Some(integer) => put_varint(out, integer),
+                None => out.extend_from_slice(&value.to_bits().to_le_bytes()),
+            }
+        }
+    }
+}
+
+/// `value` as an integer if converting back gives the same bits (so not `-0.0`, NaN or a
+/// fraction) and its magnitude is at most 2^53.
+#[inline]
+fn exact_integer(value: f64) -> Option<i64> {
+    const LIMIT: f64 = (1u64 << 53) as f64;
+    if !(-LIMIT..=LIMIT).contains(&value) {
+        return None;
+    }
+    let integer = value as i64;
+    ((integer as f64).to_bits() == value.to_bits()).then_some(integer)
+}
+
+/// The type `2` samples record, which the head wrote before type `5`; kept so that tests
+/// can check that such WALs still replay.
+#[cfg(test)]
+fn encode_plain_samples(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, f64)])]) {
     encode_series_samples(out, RecordType::Samples, series, |out, value| {
         out.extend_from_slice(&value.to_bits().to_le_bytes())
     });
@@ -182,6 +230,7 @@ pub fn decode(payload: &[u8]) -> Result<HeadRecord, RecordDecodeError> {
             }
             Ok(HeadRecord::Samples(series))
         }
+        RecordType::CompactSamples => decode_compact_samples(&mut reader),
         RecordType::HistogramSamples => {
             let count = read_count(&mut reader, 2)?;
             let mut series = Vec::with_capacity(count);
@@ -223,6 +272,50 @@ pub fn decode(payload: &[u8]) -> Result<HeadRecord, RecordDecodeError> {
     }
 }
 
+fn decode_compact_samples(reader: &mut VarintReader<'_>) -> Result<HeadRecord, RecordDecodeError> {
+    let count = read_count(reader, 2)?;
+    let base = reader.varint()?;
+    let mut series = Vec::with_capacity(count);
+    let mut previous_ref = 0i64;
+    for _ in 0..count {
+        let offset = reader.offset();
+        let series_ref = previous_ref.wrapping_add(reader.varint()?);
+        previous_ref = series_ref;
+        let series_ref =
+            SeriesRef::try_from(series_ref).map_err(|_| RecordDecodeError::Invalid {
+                offset,
+                message: format!("series ref {series_ref} out of range"),
+            })?;
+        let offset = reader.offset();
+        let packed = reader.uvarint()?;
+        let integers = packed & 1 == 1;
+        let sample_count = usize::try_from(packed >> 1)
+            .ok()
+            .filter(|count| count.saturating_mul(2) <= reader.remaining().len())
+            .ok_or_else(|| RecordDecodeError::Invalid {
+                offset,
+                message: format!("count {} exceeds the record size", packed >> 1),
+            })?;
+        let mut samples = Vec::with_capacity(sample_count);
+        let mut previous = base;
+        for _ in 0..sample_count {
+            let timestamp = previous.wrapping_add(reader.varint()?);
+            previous = timestamp;
+            let value = if integers {
+                reader.varint()? as f64
+            } else {
+                f64::from_bits(reader.u64_le()?)
+            };
+            samples.push((timestamp, value));
+        }
+        series.push(SeriesSamplesRecord {
+            series_ref,
+            samples,
+        });
+    }
+    Ok(HeadRecord::Samples(series))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,7 +353,130 @@ mod tests {
         assert_eq!(bits, expected);
     }
 
+    fn as_bits(records: &[SeriesSamplesRecord]) -> Vec<(SeriesRef, Vec<(i64, u64)>)> {
+        records
+            .iter()
+            .map(|record| {
+                let bits = record
+                    .samples
+                    .iter()
+                    .map(|(t, v)| (*t, v.to_bits()))
+                    .collect();
+                (record.series_ref, bits)
+            })
+            .collect()
+    }
+
+    fn round_trip(series: &[(SeriesRef, Vec<(i64, f64)>)]) -> Vec<SeriesSamplesRecord> {
+        let borrowed: Vec<(SeriesRef, &[(i64, f64)])> = series
+            .iter()
+            .map(|(series_ref, samples)| (*series_ref, samples.as_slice()))
+            .collect();
+        let mut out = Vec::new();
+        encode_samples(&mut out, &borrowed);
+        let HeadRecord::Samples(decoded) = decode(&out).unwrap() else {
+            panic!("not a samples record")
+        };
+        decoded
+    }
+
+    fn expected_bits(series: &[(SeriesRef, Vec<(i64, f64)>)]) -> Vec<(SeriesRef, Vec<(i64, u64)>)> {
+        series
+            .iter()
+            .map(|(series_ref, samples)| {
+                (
+                    *series_ref,
+                    samples.iter().map(|(t, v)| (*t, v.to_bits())).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compact_samples_keep_every_bit_pattern_and_integer() {
+        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        let limit = (1u64 << 53) as f64;
+        let series = vec![
+            (9, vec![(1_000, 3.0), (16_000, 4.0), (31_000, -7.0)]),
+            (2, vec![(i64::MIN, limit), (i64::MAX, -limit)]),
+            (u32::MAX, vec![(5, limit * 2.0), (6, 0.0)]),
+            (0, vec![(1, -0.0), (2, 1.0)]),
+            (
+                4,
+                vec![
+                    (1, stale),
+                    (2, f64::INFINITY),
+                    (3, 0.5),
+                    (4, f64::MIN_POSITIVE),
+                ],
+            ),
+            (5, vec![]),
+        ];
+        assert_eq!(as_bits(&round_trip(&series)), expected_bits(&series));
+    }
+
+    #[test]
+    fn compact_samples_take_a_few_bytes_for_a_request_of_counters() {
+        // One sample per series, series in creation order, one scrape's timestamps: the
+        // shape of a remote-write request.
+        let series: Vec<(SeriesRef, Vec<(i64, f64)>)> = (1000..3000u32)
+            .map(|series_ref| {
+                let timestamp = 1_700_000_000_000 + i64::from(series_ref % 7);
+                (
+                    series_ref,
+                    vec![(timestamp, f64::from(series_ref) * 1000.0)],
+                )
+            })
+            .collect();
+        let borrowed: Vec<(SeriesRef, &[(i64, f64)])> =
+            series.iter().map(|(r, s)| (*r, s.as_slice())).collect();
+        let mut compact = Vec::new();
+        encode_samples(&mut compact, &borrowed);
+        let mut plain = Vec::new();
+        encode_plain_samples(&mut plain, &borrowed);
+        assert!(compact.len() <= 2000 * 7, "{} bytes", compact.len());
+        assert!(plain.len() >= 2000 * 17, "{} bytes", plain.len());
+        assert_eq!(as_bits(&round_trip(&series)), expected_bits(&series));
+    }
+
+    #[test]
+    fn plain_samples_records_still_decode() {
+        let samples = [(1000, 1.5), (16_000, f64::NAN)];
+        let mut out = Vec::new();
+        encode_plain_samples(&mut out, &[(7, &samples[..])]);
+        let HeadRecord::Samples(decoded) = decode(&out).unwrap() else {
+            panic!()
+        };
+        let series = vec![(7, samples.to_vec())];
+        assert_eq!(as_bits(&decoded), expected_bits(&series));
+    }
+
     proptest! {
+        #[test]
+        fn compact_samples_round_trip(
+            series in proptest::collection::vec(
+                (any::<u32>(), proptest::collection::vec(
+                    (any::<i64>(), prop_oneof![
+                        any::<u64>().prop_map(f64::from_bits),
+                        (-1_000_000i64..1_000_000).prop_map(|v| v as f64),
+                    ]),
+                    0..6,
+                )),
+                0..8,
+            )
+        ) {
+            prop_assert_eq!(as_bits(&round_trip(&series)), expected_bits(&series));
+        }
+
+        #[test]
+        fn compact_samples_truncations_are_errors(n in 1usize..60) {
+            let samples = [(1_700_000_000_000, 12.0), (1_700_000_015_000, 0.25)];
+            let mut out = Vec::new();
+            encode_samples(&mut out, &[(3, &samples[..]), (4, &samples[..1])]);
+            let cut = n.min(out.len() - 1);
+            prop_assert!(decode(&out[..cut]).is_err());
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = decode(&bytes);

@@ -33,6 +33,9 @@ pub enum RecordType {
     Tombstones = 3,
     /// Native histogram samples of known series.
     HistogramSamples = 4,
+    /// Samples of known series, with references, timestamps and integer values packed
+    /// (what the head writes since type 2).
+    CompactSamples = 5,
 }
 
 impl RecordType {
@@ -56,6 +59,7 @@ impl TryFrom<u8> for RecordType {
             2 => Ok(RecordType::Samples),
             3 => Ok(RecordType::Tombstones),
             4 => Ok(RecordType::HistogramSamples),
+            5 => Ok(RecordType::CompactSamples),
             other => Err(RecordDecodeError::UnknownRecordType(other)),
         }
     }
