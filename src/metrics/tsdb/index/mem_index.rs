@@ -32,8 +32,8 @@ use super::{IndexError, SeriesRef};
 
 type IntMap<K, V> = HashMap<K, V, IntKeyHash>;
 
-/// Removed label words beyond which (and beyond the live ones) the index is rebuilt.
-const COMPACT_MIN_DEAD_WORDS: usize = 1 << 16;
+/// Bytes of removed label runs beyond which (and beyond the live ones) the index is rebuilt.
+const COMPACT_MIN_DEAD_BYTES: usize = 1 << 16;
 /// Series below which [`MemIndex::sort_by_labels`] compares strings directly.
 const RANKED_SORT_MIN: usize = 64;
 
@@ -68,8 +68,8 @@ pub struct MemIndex {
     /// name id → its values and their postings.
     postings: IntMap<u32, NameEntry>,
     live_series: usize,
-    live_words: usize,
-    dead_words: usize,
+    live_bytes: usize,
+    dead_bytes: usize,
     /// All ones; tests clear bits to force hash collisions.
     tag_mask: u32,
 }
@@ -142,8 +142,8 @@ impl MemIndex {
             seed: HashSeed::random(),
             postings: IntMap::default(),
             live_series: 0,
-            live_words: 0,
-            dead_words: 0,
+            live_bytes: 0,
+            dead_bytes: 0,
             tag_mask: u32::MAX,
         }
     }
@@ -224,7 +224,9 @@ impl MemIndex {
             pairs.push(self.symbols.intern(name));
             pairs.push(self.symbols.intern(value));
         }
-        let location = self.labels.push(&pairs)?;
+        let (location, run_bytes) = self
+            .labels
+            .push(pairs.chunks_exact(2).map(|pair| (pair[0], pair[1])))?;
         let slot = series as usize;
         if slot >= self.locations.len() {
             self.locations.resize(slot + 1, Location::REMOVED);
@@ -244,7 +246,7 @@ impl MemIndex {
             }
         }
         self.live_series += 1;
-        self.live_words += pairs.len();
+        self.live_bytes += run_bytes;
         debug_assert_eq!(self.by_hash.len(), self.live_series);
         Ok(())
     }
@@ -302,11 +304,7 @@ impl MemIndex {
     /// The labels of `series`, sorted by name; `None` if it does not exist.
     pub fn labels(&self, series: SeriesRef) -> Option<impl Iterator<Item = (&str, &str)> + '_> {
         let pairs = self.labels.get(self.location(series)?);
-        Some(
-            pairs
-                .chunks_exact(2)
-                .map(|pair| (self.symbols.resolve(pair[0]), self.symbols.resolve(pair[1]))),
-        )
+        Some(pairs.map(|(name, value)| (self.symbols.resolve(name), self.symbols.resolve(value))))
     }
 
     /// Sorts `refs` by their label sets, in the order of `Vec<(String, String)>`. Many
@@ -322,14 +320,16 @@ impl MemIndex {
             });
             return;
         }
-        let runs: Vec<&[u32]> = refs
-            .iter()
-            .map(|series| {
-                self.location(*series)
-                    .map_or(&[][..], |at| self.labels.get(at))
-            })
-            .collect();
-        let mut symbols: Vec<u32> = runs.iter().flat_map(|run| run.iter().copied()).collect();
+        // Every run's ids in one list; `ends[i]` is where the run of `refs[i]` ends.
+        let mut ids: Vec<u32> = Vec::new();
+        let mut ends: Vec<usize> = Vec::with_capacity(refs.len());
+        for series in refs.iter() {
+            if let Some(location) = self.location(*series) {
+                ids.extend(self.labels.get(location).flat_map(|(n, v)| [n, v]));
+            }
+            ends.push(ids.len());
+        }
+        let mut symbols: Vec<u32> = ids.clone();
         symbols.sort_unstable();
         symbols.dedup();
         // One interned string per id, so sorting ids by string gives each a distinct rank.
@@ -341,12 +341,12 @@ impl MemIndex {
                 .enumerate()
                 .map(|(rank, id)| (*id, rank as u32)),
         );
-        let mut ranks: Vec<u32> = Vec::with_capacity(runs.iter().map(|run| run.len()).sum());
+        let ranks: Vec<u32> = ids.iter().map(|id| rank[id]).collect();
         let mut spans: Vec<(usize, usize, SeriesRef)> = Vec::with_capacity(refs.len());
-        for (run, series) in runs.iter().zip(refs.iter()) {
-            let start = ranks.len();
-            ranks.extend(run.iter().map(|id| rank[id]));
-            spans.push((start, ranks.len(), *series));
+        let mut start = 0;
+        for (&end, series) in ends.iter().zip(refs.iter()) {
+            spans.push((start, end, *series));
+            start = end;
         }
         spans.sort_by(|a, b| ranks[a.0..a.1].cmp(&ranks[b.0..b.1]));
         for (slot, (_, _, series)) in refs.iter_mut().zip(spans) {
@@ -429,7 +429,7 @@ impl MemIndex {
                 let mut ids = HashSet::with_hasher(IntKeyHash);
                 for &series in refs {
                     if let Some(location) = self.location(series) {
-                        ids.extend(self.labels.get(location).chunks_exact(2).map(|p| p[0]));
+                        ids.extend(self.labels.get(location).map(|(name, _)| name));
                     }
                 }
                 ids.into_iter().collect()
@@ -472,25 +472,25 @@ impl MemIndex {
             let Some(location) = self.location(series) else {
                 continue;
             };
-            let pairs = self.labels.get(location);
             let mut hasher = self.seed.hasher();
-            for pair in pairs.chunks_exact(2) {
+            for (name, value) in self.labels.get(location) {
                 hasher.write_pair(
-                    self.symbols.resolve(pair[0]).as_bytes(),
-                    self.symbols.resolve(pair[1]).as_bytes(),
+                    self.symbols.resolve(name).as_bytes(),
+                    self.symbols.resolve(value).as_bytes(),
                 );
                 // Refs are visited in increasing order, so each list stays sorted.
                 removed_by_pair
-                    .entry((pair[0], pair[1]))
+                    .entry((name, value))
                     .or_default()
                     .push(series);
             }
+            let run_bytes = self.labels.run_len(location);
             let removed = self.by_hash.remove(self.tag(hasher.finish()), series);
             debug_assert!(removed, "live series {series} missing from the hash table");
             self.locations[series as usize] = Location::REMOVED;
             self.live_series -= 1;
-            self.live_words -= pairs.len();
-            self.dead_words += pairs.len();
+            self.live_bytes -= run_bytes;
+            self.dead_bytes += run_bytes;
         }
         for ((name, value), removed) in removed_by_pair {
             let Some(entry) = self.postings.get_mut(&name) else {
@@ -510,7 +510,7 @@ impl MemIndex {
                 self.postings.remove(&name);
             }
         }
-        if self.dead_words >= COMPACT_MIN_DEAD_WORDS && self.dead_words > self.live_words {
+        if self.dead_bytes >= COMPACT_MIN_DEAD_BYTES && self.dead_bytes > self.live_bytes {
             self.compact();
         }
     }
@@ -609,12 +609,12 @@ impl MemIndex {
         let Some(location) = self.location(series) else {
             return false;
         };
-        let mut stored = self.labels.get(location).chunks_exact(2);
+        let mut stored = self.labels.get(location);
         for &(name, value) in labels.iter().filter(|(_, value)| !value.is_empty()) {
-            let Some(pair) = stored.next() else {
+            let Some((name_id, value_id)) = stored.next() else {
                 return false;
             };
-            if !self.symbols.is(pair[0], name) || !self.symbols.is(pair[1], value) {
+            if !self.symbols.is(name_id, name) || !self.symbols.is(value_id, value) {
                 return false;
             }
         }
@@ -622,11 +622,10 @@ impl MemIndex {
     }
 
     fn value_id_of(&self, series: SeriesRef, name: u32) -> Option<u32> {
-        let pairs = self.labels.get(self.location(series)?);
+        let mut pairs = self.labels.get(self.location(series)?);
         pairs
-            .chunks_exact(2)
-            .find(|pair| pair[0] == name)
-            .map(|pair| pair[1])
+            .find(|(name_id, _)| *name_id == name)
+            .map(|(_, value_id)| value_id)
     }
 
     fn all_series(&self) -> Vec<SeriesRef> {
@@ -833,21 +832,28 @@ impl MemIndex {
         let mut remap = vec![u32::MAX; self.symbols.len()];
         let mut labels = LabelStore::default();
         let mut pairs = Vec::new();
+        // Remapped ids may take fewer bytes.
+        let mut live_bytes = 0;
         for index in 0..self.locations.len() {
             let location = self.locations[index];
             if location == Location::REMOVED {
                 continue;
             }
             pairs.clear();
-            for &old in self.labels.get(location) {
-                let new = &mut remap[old as usize];
-                if *new == u32::MAX {
-                    *new = symbols.intern(self.symbols.resolve(old));
+            for (name, value) in self.labels.get(location) {
+                for old in [name, value] {
+                    let new = &mut remap[old as usize];
+                    if *new == u32::MAX {
+                        *new = symbols.intern(self.symbols.resolve(old));
+                    }
+                    pairs.push(*new);
                 }
-                pairs.push(*new);
             }
-            match labels.push(&pairs) {
-                Ok(new_location) => self.locations[index] = new_location,
+            match labels.push(pairs.chunks_exact(2).map(|pair| (pair[0], pair[1]))) {
+                Ok((new_location, run_bytes)) => {
+                    self.locations[index] = new_location;
+                    live_bytes += run_bytes;
+                }
                 // Cannot happen: the live runs fitted before. Keep the old state intact.
                 Err(_) => return,
             }
@@ -872,7 +878,8 @@ impl MemIndex {
         self.postings = postings;
         self.symbols = symbols;
         self.labels = labels;
-        self.dead_words = 0;
+        self.live_bytes = live_bytes;
+        self.dead_bytes = 0;
     }
 }
 
