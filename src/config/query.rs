@@ -17,6 +17,9 @@ pub struct QueryConfig {
     pub max_samples: usize,
     /// Most points per series a range query may return.
     pub max_points_per_series: u32,
+    /// Most parsed queries kept by their text for the next request with the same text
+    /// (dashboards refresh the same queries); 0 parses every query afresh.
+    pub parsed_query_cache_size: usize,
 }
 
 impl Default for QueryConfig {
@@ -26,6 +29,7 @@ impl Default for QueryConfig {
             timeout: PromDuration::from_secs(120),
             max_samples: 50_000_000,
             max_points_per_series: 11_000,
+            parsed_query_cache_size: 1024,
         }
     }
 }

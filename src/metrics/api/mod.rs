@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::promql::EngineOptions;
+use super::promql::{EngineOptions, ParseCache};
 use super::remote::DecodeLimits;
 use super::scrape::ScrapeManager;
 use super::tsdb::Tsdb;
@@ -32,6 +32,9 @@ pub struct MetricsState {
     pub write_permits: Arc<tokio::sync::Semaphore>,
     /// PromQL defaults and limits from the `query:` section.
     pub engine_options: EngineOptions,
+    /// Parsed queries by their text, shared by all query requests
+    /// (`query.parsed_query_cache_size`).
+    pub parse_cache: Arc<ParseCache>,
     /// `global.external_labels`, added by `/federate`; replaced on reload.
     external_labels: RwLock<Vec<(String, String)>>,
 }
@@ -47,6 +50,7 @@ impl MetricsState {
                 config.server.limits.max_concurrent_writes,
             )),
             external_labels: RwLock::new(external_labels(config)),
+            parse_cache: Arc::new(ParseCache::new(config.query.parsed_query_cache_size)),
             engine_options: EngineOptions {
                 lookback_delta_ms: config.query.lookback_delta.as_millis(),
                 max_samples: config.query.max_samples,

@@ -104,7 +104,10 @@ fn request_engine(state: &MetricsState, params: &[(String, String)]) -> Result<E
             options.lookback_delta_ms = millis;
         }
     }
-    Ok(Engine::new(options))
+    Ok(Engine::with_parse_cache(
+        options,
+        Arc::clone(&state.parse_cache),
+    ))
 }
 
 fn now_ms() -> i64 {

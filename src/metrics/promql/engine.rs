@@ -1,8 +1,12 @@
 //! [`Engine`]: parses a query, evaluates it over a time range and shapes the result.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use promql_parser::parser::Expr;
+
 use super::error::QueryError;
+use super::parse_cache::{parse_uncached, ParseCache};
 use super::storage::Storage;
 use super::value::QueryValue;
 
@@ -46,11 +50,31 @@ pub struct QueryResult {
 
 pub struct Engine {
     options: EngineOptions,
+    parse_cache: Option<Arc<ParseCache>>,
 }
 
 impl Engine {
     pub fn new(options: EngineOptions) -> Engine {
-        Engine { options }
+        Engine {
+            options,
+            parse_cache: None,
+        }
+    }
+
+    /// An engine that takes parsed queries from `cache` (shared across requests).
+    pub fn with_parse_cache(options: EngineOptions, cache: Arc<ParseCache>) -> Engine {
+        Engine {
+            options,
+            parse_cache: Some(cache),
+        }
+    }
+
+    /// The parsed form of `query`, from the cache when there is one.
+    pub(super) fn parse(&self, query: &str) -> Result<Arc<Expr>, QueryError> {
+        match &self.parse_cache {
+            Some(cache) => cache.parse(query),
+            None => parse_uncached(query).map(Arc::new),
+        }
     }
 
     pub fn options(&self) -> &EngineOptions {

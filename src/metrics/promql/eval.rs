@@ -661,7 +661,7 @@ impl Engine {
         time_ms: i64,
         cancel: &Cancel,
     ) -> Result<QueryResult, QueryError> {
-        let expr = parse_query(query)?;
+        let expr = self.parse(query)?;
         let evaluator = self.evaluator(storage, time_ms, time_ms, 0, cancel);
         let steps = Steps {
             start: time_ms,
@@ -732,7 +732,7 @@ impl Engine {
                 "end timestamp must not be before start time",
             ));
         }
-        let expr = parse_query(query)?;
+        let expr = self.parse(query)?;
         match expr.value_type() {
             parser::value::ValueType::Vector | parser::value::ValueType::Scalar => {}
             other => {
@@ -790,10 +790,6 @@ fn type_display(value_type: parser::value::ValueType) -> &'static str {
         parser::value::ValueType::Matrix => "range vector",
         parser::value::ValueType::String => "string",
     }
-}
-
-pub(super) fn parse_query(query: &str) -> EvalResult<Expr> {
-    parser::parse(query).map_err(|err| QueryError::bad_data(format!("parse error: {err}")))
 }
 
 /// Regroups series points by step: for each step, `(series index, value)` pairs in series

@@ -11,11 +11,13 @@ mod functions;
 mod histogram;
 mod info;
 mod native;
+mod parse_cache;
 mod storage;
 mod value;
 
 pub use engine::{Cancel, Engine, EngineOptions, QueryResult};
 pub use error::{QueryError, QueryErrorKind};
 pub use functions::format_float;
+pub use parse_cache::ParseCache;
 pub use storage::Storage;
 pub use value::{InstantSample, Labels, QueryValue, RangeSeries};
