@@ -81,9 +81,11 @@ pub fn encode_samples(out: &mut Vec<u8>, series: &[(SeriesRef, &[(i64, f64)])]) 
         for (timestamp, value) in samples.iter() {
             put_varint(out, timestamp.wrapping_sub(previous));
             previous = *timestamp;
-            match exact_integer(*value).filter(|_| integers) {
-                Some(integer) => put_varint(out, integer),
-                None => out.extend_from_slice(&value.to_bits().to_le_bytes()),
+            if integers {
+                // Checked above: the conversion is exact.
+                put_varint(out, *value as i64);
+            } else {
+                out.extend_from_slice(&value.to_bits().to_le_bytes());
             }
         }
     }
