@@ -198,14 +198,14 @@ fn fold_multiply(x: u64, y: u64) -> u64 {
 }
 
 #[inline]
-fn read_u64(bytes: &[u8]) -> u64 {
+pub(super) fn read_u64(bytes: &[u8]) -> u64 {
     let mut buf = [0u8; 8];
     buf.copy_from_slice(&bytes[..8]);
     u64::from_le_bytes(buf)
 }
 
 #[inline]
-fn read_u32(bytes: &[u8]) -> u64 {
+pub(super) fn read_u32(bytes: &[u8]) -> u64 {
     let mut buf = [0u8; 4];
     buf.copy_from_slice(&bytes[..4]);
     u32::from_le_bytes(buf) as u64

@@ -12,7 +12,7 @@
 //!
 //! [`MemIndex`]: super::MemIndex
 
-use super::id_table::{tag_of, HashSeed, IdTable, MAX_ID};
+use super::id_table::{read_u32, read_u64, tag_of, HashSeed, IdTable, MAX_ID};
 
 const PAGE_BYTES: usize = 64 * 1024;
 /// Strings longer than this get a page of their own instead of wasting the tail of a page.
@@ -173,12 +173,8 @@ fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
     if len != b.len() {
         return false;
     }
-    let word = |bytes: &[u8], at: usize| {
-        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
-    };
-    let half = |bytes: &[u8], at: usize| {
-        u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
-    };
+    let word = |bytes: &[u8], at: usize| read_u64(&bytes[at..]);
+    let half = |bytes: &[u8], at: usize| read_u32(&bytes[at..]);
     match len {
         0 => true,
         1..=3 => a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1],
