@@ -106,6 +106,10 @@ pub struct BlockStats {
     pub series: u64,
     pub samples: u64,
     pub chunks: u64,
+    /// Chunk references that point at an identical chunk of another series instead of a
+    /// copy of their own (absent in blocks written before chunks were shared).
+    #[serde(default)]
+    pub shared_chunks: u64,
     pub index_bytes: u64,
     pub chunks_bytes: u64,
 }

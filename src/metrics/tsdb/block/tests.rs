@@ -669,3 +669,101 @@ fn blocks_store_exporter_values_in_decimal_chunks() {
         &expected(&later, &[], i64::MIN, i64::MAX),
     );
 }
+
+/// A chunk identical to one already written (a histogram's `+Inf` bucket and its `_count`,
+/// saturated buckets, equal constants of one target) is stored once and referenced by both
+/// series, whether the earlier copy is still buffered or already in the file; a copy that
+/// would make a series' references go backwards is written again. Compaction shares again.
+#[test]
+fn identical_chunks_are_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let times = |offset: i64| (0..480i64).map(move |i| 1_000_000 + offset + i * 15_000);
+    // Full-precision values keep the chunks XOR and large (about 8 bytes a sample), so the
+    // 1 MiB write buffer is flushed many times over and most earlier copies are in the file.
+    let noise = |seed: u64, i: i64| {
+        let mixed = (seed ^ i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut series = Vec::new();
+    for target in 0..300u64 {
+        let instance = format!("host-{target:03}");
+        let samples: Vec<(i64, f64)> = times(target as i64)
+            .enumerate()
+            .map(|(i, t)| (t, noise(target, i as i64)))
+            .collect();
+        // `a_bucket` and `b_count` sort far apart: every `a_bucket` comes first.
+        for name in ["a_bucket", "b_count"] {
+            series.push((
+                labels(&[("__name__", name), ("instance", &instance)]),
+                samples.clone(),
+            ));
+        }
+    }
+    // A series whose second chunk equals another series' first chunk, written before its
+    // own first chunk: sharing it would make its references decrease.
+    let first_half: Vec<(i64, f64)> = times(0).take(240).map(|t| (t, 1.0)).collect();
+    let second_half: Vec<(i64, f64)> = times(0).skip(240).map(|t| (t, 2.0)).collect();
+    series.push((labels(&[("__name__", "c_later")]), second_half.clone()));
+    let mut both = first_half.clone();
+    both.extend(second_half);
+    series.push((labels(&[("__name__", "d_both")]), both));
+
+    let id = BlockId::new(30);
+    let meta = write_block(dir.path(), id, 0, 10_000_000, &series, 240);
+    // 300 `b_count` series share both of their chunks; `d_both`'s second chunk is copied.
+    assert_eq!(meta.stats.chunks, 300 * 2 * 2 + 1 + 2);
+    assert_eq!(meta.stats.shared_chunks, 300 * 2);
+    let block = Block::open(&dir.path().join(id.to_string())).unwrap();
+    block.verify().unwrap();
+    let everything = expected(&series, &[], i64::MIN, i64::MAX);
+    assert_same(&block.select(&[], i64::MIN, i64::MAX), &everything);
+    let unshared = dir.path().join("unshared");
+    std::fs::create_dir(&unshared).unwrap();
+    let distinct: Vec<_> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (labels, samples))| {
+            let mut samples = samples.clone();
+            samples[0].1 = i as f64;
+            (labels.clone(), samples)
+        })
+        .collect();
+    let alone = write_block(&unshared, BlockId::new(31), 0, 10_000_000, &distinct, 240);
+    assert!(
+        meta.stats.chunks_bytes * 10 < alone.stats.chunks_bytes * 6,
+        "{} bytes shared against {} without",
+        meta.stats.chunks_bytes,
+        alone.stats.chunks_bytes
+    );
+
+    // Compaction with a second, later block keeps every sample and shares again.
+    let later: Vec<_> = series
+        .iter()
+        .map(|(labels, samples)| {
+            let moved: Vec<(i64, f64)> = samples.iter().map(|(t, v)| (t + 8_000_000, *v)).collect();
+            (labels.clone(), moved)
+        })
+        .collect();
+    write_block(
+        dir.path(),
+        BlockId::new(32),
+        9_000_000,
+        20_000_000,
+        &later,
+        240,
+    );
+    drop(block);
+    let loaded = load_blocks(dir.path()).unwrap();
+    let merged = compaction::compact(dir.path(), &loaded.blocks, 1_000).unwrap();
+    assert_eq!(merged.stats.shared_chunks, 300 * 4);
+    let merged = Block::open(&dir.path().join(merged.id.to_string())).unwrap();
+    merged.verify().unwrap();
+    let mut all = series.clone();
+    for ((_, samples), (_, moved)) in all.iter_mut().zip(&later) {
+        samples.extend(moved);
+    }
+    assert_same(
+        &merged.select(&[], i64::MIN, i64::MAX),
+        &expected(&all, &[], i64::MIN, i64::MAX),
+    );
+}

@@ -21,7 +21,7 @@ use super::meta::{BlockId, BlockMeta, BlockStats, CompactionMeta, BLOCK_FORMAT_V
 use super::TMP_SUFFIX;
 use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::chunk::{
-    encode_decimal_chunk, encode_histogram_chunk, XorChunk, DECIMAL_FORMAT_VERSION,
+    encode_decimal_chunk, encode_histogram_chunk, is_decimal_version, XorChunk,
     HISTOGRAM_FORMAT_VERSION, XOR_FORMAT_VERSION,
 };
 use crate::metrics::tsdb::wal::record::{put_uvarint, put_varint};
@@ -31,6 +31,10 @@ use crate::metrics::tsdb::wal::record::{put_uvarint, put_varint};
 pub const BLOCK_CHUNK_MAX_SAMPLES: usize = 480;
 
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+/// Most chunks the writer remembers to find identical ones (about 24 bytes each); the memory
+/// is emptied when full, so a huge block shares fewer chunks but never costs more memory.
+const SHARED_CHUNKS_MAX: usize = 1 << 20;
 
 /// One encoded chunk handed to the writer: its first and last timestamps and its bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -147,7 +151,14 @@ struct SectionedFile {
 
 impl SectionedFile {
     fn create(path: PathBuf) -> Result<Self, BlockError> {
-        let file = File::create(&path).map_err(BlockError::io(&path))?;
+        // Readable too: the writer compares new chunks with ones already written.
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(BlockError::io(&path))?;
         Ok(SectionedFile {
             path,
             out: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
@@ -179,6 +190,33 @@ impl SectionedFile {
         Ok(section)
     }
 
+    /// Whether the file holds `expected` at `offset`, whether those bytes are still
+    /// buffered or already written.
+    fn holds_at(&self, offset: u64, expected: &[u8]) -> Result<bool, BlockError> {
+        use std::os::unix::fs::FileExt;
+        let buffered = self.out.buffer();
+        let flushed = self.len - buffered.len() as u64;
+        let end = offset + expected.len() as u64;
+        if end > self.len {
+            return Ok(false);
+        }
+        let (in_file, in_buffer) =
+            expected.split_at((flushed.clamp(offset, end) - offset) as usize);
+        let buffer_start = (offset.max(flushed) - flushed) as usize;
+        if buffered[buffer_start..buffer_start + in_buffer.len()] != *in_buffer {
+            return Ok(false);
+        }
+        if in_file.is_empty() {
+            return Ok(true);
+        }
+        let mut stored = vec![0; in_file.len()];
+        self.out
+            .get_ref()
+            .read_exact_at(&mut stored, offset)
+            .map_err(BlockError::io(&self.path))?;
+        Ok(stored == in_file)
+    }
+
     fn sync(mut self) -> Result<u64, BlockError> {
         self.out.flush().map_err(BlockError::io(&self.path))?;
         let file = self.out.into_inner().map_err(|error| BlockError::Io {
@@ -203,6 +241,9 @@ pub struct BlockWriter {
     sections: [(u64, u64); SECTION_COUNT],
     series_offsets: Vec<u32>,
     postings: HashMap<(u32, u32), Vec<u32>>,
+    /// Chunks written so far by `(CRC, length)` of their entry: a series whose chunk is
+    /// byte for byte one already written refers to that one instead of writing it again.
+    written_chunks: HashMap<(u32, usize), u64>,
     last_labels: Vec<(u32, u32)>,
     entry: Vec<u8>,
     stats: BlockStats,
@@ -242,6 +283,7 @@ impl BlockWriter {
             sections: [(0, 0); SECTION_COUNT],
             series_offsets: Vec::new(),
             postings: HashMap::new(),
+            written_chunks: HashMap::new(),
             last_labels: Vec::new(),
             entry: Vec::new(),
             stats: BlockStats::default(),
@@ -321,12 +363,8 @@ impl BlockWriter {
                 && chunk.min_time >= self.min_time
                 && chunk.max_time < self.max_time
                 && chunk.bytes.len() >= 3
-                && [
-                    XOR_FORMAT_VERSION,
-                    DECIMAL_FORMAT_VERSION,
-                    HISTOGRAM_FORMAT_VERSION,
-                ]
-                .contains(&chunk.bytes[0])
+                && (is_decimal_version(chunk.bytes[0])
+                    || [XOR_FORMAT_VERSION, HISTOGRAM_FORMAT_VERSION].contains(&chunk.bytes[0]))
                 && previous.is_none_or(|previous| chunk.min_time > previous.max_time);
             if !well_formed {
                 return Err(BlockError::Invalid(format!(
@@ -349,18 +387,41 @@ impl BlockWriter {
             .chunks
             .as_mut()
             .ok_or_else(|| BlockError::Invalid("writer already finished".to_string()))?;
-        let mut frame = Vec::with_capacity(16);
+        let mut entry_bytes = Vec::with_capacity(512);
         let mut previous: Option<(i64, u64)> = None;
         for chunk in chunks {
-            let offset = chunks_file.len;
-            frame.clear();
-            put_uvarint(&mut frame, chunk.bytes.len() as u64);
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(&frame);
-            crc.update(chunk.bytes);
-            chunks_file.write(&frame)?;
-            chunks_file.write(chunk.bytes)?;
-            chunks_file.write(&crc.finalize().to_le_bytes())?;
+            entry_bytes.clear();
+            put_uvarint(&mut entry_bytes, chunk.bytes.len() as u64);
+            entry_bytes.extend_from_slice(chunk.bytes);
+            let crc = crc32fast::hash(&entry_bytes);
+            let key = (crc, entry_bytes.len());
+            // References within a series must increase, so an earlier copy is used only
+            // after the series' previous chunk.
+            let shared = match self.written_chunks.get(&key) {
+                Some(&offset)
+                    if previous.is_none_or(|(_, previous)| offset > previous)
+                        && chunks_file.holds_at(offset, &entry_bytes)? =>
+                {
+                    Some(offset)
+                }
+                _ => None,
+            };
+            let offset = match shared {
+                Some(offset) => {
+                    self.stats.shared_chunks += 1;
+                    offset
+                }
+                None => {
+                    let offset = chunks_file.len;
+                    chunks_file.write(&entry_bytes)?;
+                    chunks_file.write(&crc.to_le_bytes())?;
+                    if self.written_chunks.len() >= SHARED_CHUNKS_MAX {
+                        self.written_chunks.clear();
+                    }
+                    self.written_chunks.insert(key, offset);
+                    offset
+                }
+            };
             let span = chunk.max_time.wrapping_sub(chunk.min_time) as u64;
             match previous {
                 None => {

@@ -1,15 +1,21 @@
-//! Decimal chunks (format version 3): a denser encoding for block chunks whose values are
-//! all short decimals, which is what exporters mostly produce (whole counts and bytes,
-//! CPU seconds in 1/100 s ticks, load averages with two decimals, milliseconds).
+//! Decimal chunks: a denser encoding for block chunks whose values are all short
+//! decimals, which is what exporters mostly produce (whole counts and bytes, CPU seconds in
+//! 1/100 s ticks, load averages with two decimals, milliseconds).
 //!
 //! XOR encoding compares the bits of consecutive floats, and the binary expansions of
 //! `12.34` and `12.57` differ in almost every mantissa bit. Here every value is written as
 //! an integer `m` with one exponent per chunk (`value = m / 10^exponent`, checked to give
 //! back the exact float), and so is every timestamp. Each integer is predicted from the
-//! previous one plus the chunk's average step; the residuals, zigzagged, are Rice-coded
-//! with a parameter chosen per chunk: a residual `u` costs `(u >> k) + 1 + k` bits. A
-//! counter growing at a jittery rate costs about `log2(jitter) + 2` bits per sample, a
-//! constant or a regular scrape interval 1 bit.
+//! previous one plus the chunk's average step, and the residuals of each column get the
+//! cheaper of two codes, chosen per chunk:
+//! - a **frame**: every residual minus the smallest one, in a fixed number of bits. A regular
+//!   scrape interval or a constant takes 0 bits a sample; a counter whose step is drawn
+//!   from a range of `j` values takes `log2(j)` rounded up.
+//! - a **Rice code** (zigzagged residual `u` costs `(u >> k) + 1 + k` bits), which keeps
+//!   a rare outlier from widening every sample.
+//!
+//! Format version 4 writes these; version 3 (Rice codes only) is still read, as blocks
+//! written before version 4 hold it.
 //!
 //! The encoder gives up (returns `None`) on any value that is not such a decimal (NaN,
 //! infinities, staleness markers, `-0.0`, full-precision measurements); the block writer
@@ -22,7 +28,15 @@ use super::bitstream::{BitReader, BitWriter};
 use super::varint::{put_uvarint, unzigzag, zigzag};
 use super::ChunkError;
 
-pub const DECIMAL_FORMAT_VERSION: u8 = 3;
+/// The version the encoder writes: frame or Rice code per column.
+pub const DECIMAL_FORMAT_VERSION: u8 = 4;
+/// The first decimal version (Rice codes only), still read.
+pub const DECIMAL_V3_FORMAT_VERSION: u8 = 3;
+
+/// Whether a chunk's first byte names a decimal chunk of either version.
+pub fn is_decimal_version(version: u8) -> bool {
+    version == DECIMAL_FORMAT_VERSION || version == DECIMAL_V3_FORMAT_VERSION
+}
 
 /// Largest exponent tried: `10^15` and the mantissas below `2^53` are exact in an f64.
 const MAX_EXPONENT: usize = 15;
@@ -34,8 +48,10 @@ const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0; // 2^53
 /// A unary prefix of this many ones announces a raw 64-bit residual.
 const ESCAPE: u32 = 24;
 /// Version, sample count (u16, big-endian, where XOR chunks have it), exponent, and the two
-/// Rice parameters.
+/// column codes.
 const FIXED_HEADER: usize = 6;
+/// A column code byte with this bit set is a frame whose width is in the low bits.
+const FRAME_FLAG: u8 = 0x80;
 
 /// The smallest exponent at which `value` is an exact decimal, if any.
 fn exponent_of(value: f64) -> Option<usize> {
@@ -78,9 +94,9 @@ fn mantissas(values: impl Iterator<Item = f64> + Clone) -> Option<(usize, Vec<i6
     Some((exponent, out))
 }
 
-/// The average step of `integers` (zero for fewer than two) and the zigzagged residuals
-/// of each integer after the first against "previous plus average step".
-fn residuals(integers: &[i64]) -> (i64, Vec<u64>) {
+/// The average step of `integers` (zero for fewer than two) and the residual of each
+/// integer after the first against "previous plus average step".
+fn residuals(integers: &[i64]) -> (i64, Vec<i64>) {
     let (Some(first), Some(last)) = (integers.first(), integers.last()) else {
         return (0, Vec::new());
     };
@@ -88,9 +104,69 @@ fn residuals(integers: &[i64]) -> (i64, Vec<u64>) {
     let step = ((i128::from(*last) - i128::from(*first)) / steps) as i64;
     let residuals = integers
         .windows(2)
-        .map(|pair| zigzag(pair[1].wrapping_sub(pair[0]).wrapping_sub(step)))
+        .map(|pair| pair[1].wrapping_sub(pair[0]).wrapping_sub(step))
         .collect();
     (step, residuals)
+}
+
+/// How the residuals of one column are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResidualCode {
+    /// Zigzagged, Rice-coded with parameter `k` (0 to 63).
+    Rice(u32),
+    /// `residual - base` in `width` bits (0 to 64).
+    Frame { width: u32, base: i64 },
+}
+
+impl ResidualCode {
+    /// The cheapest code for `residuals`.
+    fn choose(residuals: &[i64]) -> ResidualCode {
+        let (Some(min), Some(max)) = (residuals.iter().min(), residuals.iter().max()) else {
+            return ResidualCode::Rice(0);
+        };
+        let zigzagged: Vec<u64> = residuals.iter().map(|r| zigzag(*r)).collect();
+        let k = rice_parameter(&zigzagged);
+        let rice_bits = rice_cost(&zigzagged, k);
+        let width = 64 - ((i128::from(*max) - i128::from(*min)) as u64).leading_zeros();
+        let frame_bits =
+            u64::from(width) * residuals.len() as u64 + 8 * varint_len(zigzag(*min)) as u64;
+        if frame_bits <= rice_bits {
+            ResidualCode::Frame { width, base: *min }
+        } else {
+            ResidualCode::Rice(k)
+        }
+    }
+
+    fn code_byte(self) -> u8 {
+        match self {
+            ResidualCode::Rice(k) => k as u8,
+            ResidualCode::Frame { width, .. } => FRAME_FLAG | width as u8,
+        }
+    }
+
+    /// The code a header byte names (a frame's base is read separately); `None` if the
+    /// byte is out of range.
+    fn from_byte(byte: u8) -> Option<ResidualCode> {
+        if byte & FRAME_FLAG == 0 {
+            (byte <= 63).then_some(ResidualCode::Rice(u32::from(byte)))
+        } else {
+            let width = u32::from(byte & !FRAME_FLAG);
+            (width <= 64).then_some(ResidualCode::Frame { width, base: 0 })
+        }
+    }
+
+    fn write(self, writer: &mut BitWriter<'_>, residual: i64) {
+        match self {
+            ResidualCode::Rice(k) => write_rice(writer, zigzag(residual), k),
+            ResidualCode::Frame { width, base } => {
+                writer.write_bits(residual.wrapping_sub(base) as u64, width)
+            }
+        }
+    }
+}
+
+fn varint_len(value: u64) -> usize {
+    (70 - value.leading_zeros() as usize).max(7) / 7
 }
 
 fn rice_cost(residuals: &[u64], k: u32) -> u64 {
@@ -135,7 +211,7 @@ fn write_rice(writer: &mut BitWriter<'_>, value: u64, k: u32) {
 }
 
 /// Encodes `samples` (timestamps strictly increasing, at most `u16::MAX` of them) as a
-/// decimal chunk; `None` if some value is not an exact short decimal.
+/// decimal chunk (format version 4); `None` if some value is not an exact short decimal.
 pub fn encode_decimal_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
     let count = u16::try_from(samples.len())
         .ok()
@@ -144,13 +220,53 @@ pub fn encode_decimal_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
     let timestamps: Vec<i64> = samples.iter().map(|(timestamp, _)| *timestamp).collect();
     let (time_step, time_residuals) = residuals(&timestamps);
     let (value_step, value_residuals) = residuals(&values);
+    let time_code = ResidualCode::choose(&time_residuals);
+    let value_code = ResidualCode::choose(&value_residuals);
+
+    let mut out = Vec::with_capacity(32 + samples.len() * 2);
+    out.push(DECIMAL_FORMAT_VERSION);
+    out.extend_from_slice(&count.to_be_bytes());
+    out.extend_from_slice(&[
+        exponent as u8,
+        time_code.code_byte(),
+        value_code.code_byte(),
+    ]);
+    for (first, step, code) in [
+        (timestamps[0], time_step, time_code),
+        (values[0], value_step, value_code),
+    ] {
+        put_uvarint(&mut out, zigzag(first));
+        put_uvarint(&mut out, zigzag(step));
+        if let ResidualCode::Frame { base, .. } = code {
+            put_uvarint(&mut out, zigzag(base));
+        }
+    }
+    let mut writer = BitWriter::new(&mut out);
+    for (time, value) in time_residuals.iter().zip(&value_residuals) {
+        time_code.write(&mut writer, *time);
+        value_code.write(&mut writer, *value);
+    }
+    Some(out)
+}
+
+/// The version 3 layout (Rice codes only), which blocks written before version 4 hold:
+/// kept to test that such chunks still read.
+#[cfg(test)]
+pub(crate) fn encode_decimal_v3_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
+    let count = u16::try_from(samples.len())
+        .ok()
+        .filter(|count| *count > 0)?;
+    let (exponent, values) = mantissas(samples.iter().map(|(_, value)| *value))?;
+    let timestamps: Vec<i64> = samples.iter().map(|(timestamp, _)| *timestamp).collect();
+    let (time_step, time_residuals) = residuals(&timestamps);
+    let (value_step, value_residuals) = residuals(&values);
+    let time_residuals: Vec<u64> = time_residuals.iter().map(|r| zigzag(*r)).collect();
+    let value_residuals: Vec<u64> = value_residuals.iter().map(|r| zigzag(*r)).collect();
     let (time_k, value_k) = (
         rice_parameter(&time_residuals),
         rice_parameter(&value_residuals),
     );
-
-    let mut out = Vec::with_capacity(32 + samples.len() * 2);
-    out.push(DECIMAL_FORMAT_VERSION);
+    let mut out = vec![DECIMAL_V3_FORMAT_VERSION];
     out.extend_from_slice(&count.to_be_bytes());
     out.extend_from_slice(&[exponent as u8, time_k as u8, value_k as u8]);
     for start in [timestamps[0], time_step, values[0], value_step] {
@@ -164,7 +280,7 @@ pub fn encode_decimal_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Iterates over the samples of a decimal chunk.
+/// Iterates over the samples of a decimal chunk of either version.
 #[derive(Debug, Clone)]
 pub struct DecimalIter<'a> {
     bits: BitReader<'a>,
@@ -172,8 +288,8 @@ pub struct DecimalIter<'a> {
     /// Samples decoded so far (for error positions).
     decoded: u32,
     scale: f64,
-    time_k: u32,
-    value_k: u32,
+    time_code: ResidualCode,
+    value_code: ResidualCode,
     time_step: i64,
     value_step: i64,
     time: i64,
@@ -190,34 +306,52 @@ impl<'a> DecimalIter<'a> {
                 min: FIXED_HEADER,
             });
         }
-        if bytes[0] != DECIMAL_FORMAT_VERSION {
+        if !is_decimal_version(bytes[0]) {
             return Err(ChunkError::UnsupportedVersion { version: bytes[0] });
         }
+        let version_3 = bytes[0] == DECIMAL_V3_FORMAT_VERSION;
         let corrupt = |reason| ChunkError::Corrupt { sample: 0, reason };
         let count = u16::from_be_bytes([bytes[1], bytes[2]]);
-        let (exponent, time_k, value_k) = (bytes[3], bytes[4], bytes[5]);
         if count == 0 {
             return Err(corrupt("decimal chunk without samples"));
         }
-        if usize::from(exponent) > MAX_EXPONENT || time_k > 63 || value_k > 63 {
+        let exponent = usize::from(bytes[3]);
+        let codes = if version_3 {
+            // Version 3 names Rice parameters only.
+            [bytes[4], bytes[5]].map(|k| (k <= 63).then_some(ResidualCode::Rice(u32::from(k))))
+        } else {
+            [bytes[4], bytes[5]].map(ResidualCode::from_byte)
+        };
+        let (Some(mut time_code), Some(mut value_code)) = (codes[0], codes[1]) else {
+            return Err(corrupt("decimal chunk parameters out of range"));
+        };
+        if exponent > MAX_EXPONENT {
             return Err(corrupt("decimal chunk parameters out of range"));
         }
         let mut at = FIXED_HEADER;
-        let mut starts = [0i64; 4];
-        for start in &mut starts {
+        let mut read_varint = || {
             let (value, used) =
                 read_uvarint(&bytes[at..]).ok_or(ChunkError::Truncated { sample: 0 })?;
-            *start = unzigzag(value);
             at += used;
-        }
-        let [time, time_step, mantissa, value_step] = starts;
+            Ok::<i64, ChunkError>(unzigzag(value))
+        };
+        let mut column = |code: &mut ResidualCode| {
+            let first = read_varint()?;
+            let step = read_varint()?;
+            if let ResidualCode::Frame { base, .. } = code {
+                *base = read_varint()?;
+            }
+            Ok::<(i64, i64), ChunkError>((first, step))
+        };
+        let (time, time_step) = column(&mut time_code)?;
+        let (mantissa, value_step) = column(&mut value_code)?;
         Ok(DecimalIter {
             bits: BitReader::new(&bytes[at..]),
             remaining: count,
             decoded: 0,
-            scale: POW10[usize::from(exponent)],
-            time_k: u32::from(time_k),
-            value_k: u32::from(value_k),
+            scale: POW10[exponent],
+            time_code,
+            value_code,
             time_step,
             value_step,
             time,
@@ -231,27 +365,32 @@ impl<'a> DecimalIter<'a> {
         self.error.as_ref()
     }
 
-    fn read_rice(&mut self, k: u32) -> Option<u64> {
-        let quotient = self.bits.read_ones(ESCAPE)?;
-        if quotient == ESCAPE {
-            return self.bits.read_bits(64);
+    #[inline(always)]
+    fn read_residual(&mut self, code: ResidualCode) -> Option<i64> {
+        match code {
+            ResidualCode::Frame { width, base } => {
+                Some(base.wrapping_add(self.bits.read_bits(width)? as i64))
+            }
+            ResidualCode::Rice(k) => {
+                let quotient = self.bits.read_ones(ESCAPE)?;
+                if quotient == ESCAPE {
+                    return self.bits.read_bits(64).map(unzigzag);
+                }
+                let low = self.bits.read_bits(k)?;
+                Some(unzigzag(u64::from(quotient).wrapping_shl(k) | low))
+            }
         }
-        let low = self.bits.read_bits(k)?;
-        Some(u64::from(quotient).wrapping_shl(k) | low)
     }
 
     fn next_sample(&mut self) -> Option<(i64, f64)> {
         if self.decoded > 0 {
-            let time = self.read_rice(self.time_k)?;
-            let value = self.read_rice(self.value_k)?;
-            self.time = self
-                .time
-                .wrapping_add(self.time_step)
-                .wrapping_add(unzigzag(time));
+            let time = self.read_residual(self.time_code)?;
+            let value = self.read_residual(self.value_code)?;
+            self.time = self.time.wrapping_add(self.time_step).wrapping_add(time);
             self.mantissa = self
                 .mantissa
                 .wrapping_add(self.value_step)
-                .wrapping_add(unzigzag(value));
+                .wrapping_add(value);
         }
         Some((self.time, self.mantissa as f64 / self.scale))
     }
@@ -300,9 +439,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn round_trip(samples: &[(i64, f64)]) -> Option<usize> {
-        let bytes = encode_decimal_chunk(samples)?;
-        let mut iter = DecimalIter::new(&bytes).unwrap();
+    fn decodes_to(bytes: &[u8], samples: &[(i64, f64)]) {
+        let mut iter = DecimalIter::new(bytes).unwrap();
         let decoded: Vec<(i64, f64)> = iter.by_ref().collect();
         assert_eq!(iter.error(), None);
         assert_eq!(decoded.len(), samples.len());
@@ -310,7 +448,88 @@ mod tests {
             assert_eq!(got.0, want.0);
             assert_eq!(got.1.to_bits(), want.1.to_bits(), "{} vs {}", got.1, want.1);
         }
+    }
+
+    /// Encodes in the current version and in version 3, checks that both decode to
+    /// `samples` and returns the current version's size.
+    fn round_trip(samples: &[(i64, f64)]) -> Option<usize> {
+        let bytes = encode_decimal_chunk(samples)?;
+        assert_eq!(bytes[0], DECIMAL_FORMAT_VERSION);
+        decodes_to(&bytes, samples);
+        let v3 = encode_decimal_v3_chunk(samples).expect("same values, same verdict");
+        assert_eq!(v3[0], DECIMAL_V3_FORMAT_VERSION);
+        decodes_to(&v3, samples);
         Some(bytes.len())
+    }
+
+    fn header_bytes(values: &[i64]) -> usize {
+        values.iter().map(|v| varint_len(zigzag(*v))).sum::<usize>() + FIXED_HEADER
+    }
+
+    #[test]
+    fn regular_timestamps_and_constants_take_no_bits() {
+        let start = 1_700_000_000_000i64;
+        let constant: Vec<(i64, f64)> = (0..480).map(|i| (start + i * 15_000, 42.5)).collect();
+        let size = round_trip(&constant).unwrap();
+        // Both columns are frames of width 0: the header is all there is.
+        assert_eq!(size, header_bytes(&[start, 15_000, 0, 425, 0, 0]));
+        let bytes = encode_decimal_chunk(&constant).unwrap();
+        assert_eq!((bytes[3], bytes[4], bytes[5]), (1, FRAME_FLAG, FRAME_FLAG));
+    }
+
+    #[test]
+    fn each_column_takes_the_cheaper_code() {
+        let start = 1_700_000_000_000i64;
+        // A counter whose step is 100 + 0..=15: a frame of 4 bits a sample beats Rice.
+        let mut count = 5_000i64;
+        let counter: Vec<(i64, f64)> = (0..240)
+            .map(|i| {
+                count += 100 + (i * 7919) % 16;
+                (start + i * 15_000, count as f64)
+            })
+            .collect();
+        let bytes = encode_decimal_chunk(&counter).unwrap();
+        assert_eq!(bytes[4], FRAME_FLAG, "regular timestamps: width 0");
+        assert_eq!(bytes[5], FRAME_FLAG | 4, "value residuals span 16 values");
+        let size = round_trip(&counter).unwrap();
+        assert!(
+            size <= 24 + 239 * 4 / 8,
+            "{size} bytes: header, then 4 bits a sample"
+        );
+        assert!(size < encode_decimal_v3_chunk(&counter).unwrap().len());
+
+        // A flat gauge with two far outliers: a frame would need wide fields for every
+        // sample, Rice spends them on the outliers only.
+        let gauge: Vec<(i64, f64)> = (0..240)
+            .map(|i| {
+                let value = match i {
+                    100 => 1e9,
+                    _ => (i % 3) as f64,
+                };
+                (start + i * 15_000 + (i % 2), value)
+            })
+            .collect();
+        let bytes = encode_decimal_chunk(&gauge).unwrap();
+        assert!(bytes[5] & FRAME_FLAG == 0, "value code {:#x}", bytes[5]);
+        round_trip(&gauge).unwrap();
+    }
+
+    #[test]
+    fn column_codes_out_of_range_are_corrupt() {
+        let samples: Vec<(i64, f64)> = (0..10).map(|i| (i * 1000, i as f64)).collect();
+        let bytes = encode_decimal_chunk(&samples).unwrap();
+        for (at, byte) in [(4, 64), (5, 64), (4, FRAME_FLAG | 65), (5, 0xff)] {
+            let mut bad = bytes.clone();
+            bad[at] = byte;
+            assert!(
+                matches!(DecimalIter::new(&bad), Err(ChunkError::Corrupt { .. })),
+                "byte {at} = {byte:#x}"
+            );
+        }
+        // Version 3 has no frames.
+        let mut bad = encode_decimal_v3_chunk(&samples).unwrap();
+        bad[5] = FRAME_FLAG;
+        assert!(DecimalIter::new(&bad).is_err());
     }
 
     #[test]
@@ -373,12 +592,16 @@ mod tests {
 
     #[test]
     fn damaged_chunks_are_errors_not_panics() {
-        let samples: Vec<(i64, f64)> = (0..50).map(|i| (i * 1000, i as f64 * 0.25)).collect();
+        let samples: Vec<(i64, f64)> = (0..50)
+            .map(|i| (i * 1000 + i % 3, (i * i % 7) as f64 * 0.25))
+            .collect();
         let bytes = encode_decimal_chunk(&samples).unwrap();
-        for cut in 0..bytes.len() {
-            if let Ok(mut iter) = DecimalIter::new(&bytes[..cut]) {
-                let decoded = iter.by_ref().count();
-                assert!(decoded < 50 || iter.error().is_none());
+        for whole in [bytes.clone(), encode_decimal_v3_chunk(&samples).unwrap()] {
+            for cut in 0..whole.len() {
+                if let Ok(mut iter) = DecimalIter::new(&whole[..cut]) {
+                    let decoded = iter.by_ref().count();
+                    assert!(decoded < 50 || iter.error().is_none());
+                }
             }
         }
         let mut bad = bytes.clone();
@@ -400,6 +623,25 @@ mod tests {
                 samples.push((time, mantissa as f64 / POW10[exponent]));
             }
             prop_assert!(round_trip(&samples).is_some());
+        }
+
+        #[test]
+        fn frames_round_trip_at_any_width(
+            start in any::<i64>(),
+            base in any::<i64>(),
+            width in 0u32..=64,
+            raw in proptest::collection::vec(any::<u64>(), 1..100),
+        ) {
+            // Timestamps whose steps spread over `width` bits, wrapping as they may.
+            let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+            let mut time = start;
+            let mut samples = vec![(time, 1.0)];
+            for bits in raw {
+                time = time.wrapping_add(base).wrapping_add((bits & mask) as i64);
+                samples.push((time, 1.0));
+            }
+            let bytes = encode_decimal_chunk(&samples).unwrap();
+            decodes_to(&bytes, &samples);
         }
 
         #[test]

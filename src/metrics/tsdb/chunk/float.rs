@@ -1,7 +1,7 @@
 //! [`FloatIter`]: the samples of a float chunk in either encoding a block may hold, XOR
-//! (format 1, also the head's) or decimal (format 3), told apart by the first byte.
+//! (format 1, also the head's) or decimal (formats 3 and 4), told apart by the first byte.
 
-use super::decimal::{DecimalIter, DECIMAL_FORMAT_VERSION};
+use super::decimal::{is_decimal_version, DecimalIter};
 use super::xor::XorIter;
 use super::ChunkError;
 
@@ -15,7 +15,7 @@ pub enum FloatIter<'a> {
 impl<'a> FloatIter<'a> {
     /// Reads the header of encoded chunk bytes; samples are decoded as they are iterated.
     pub fn new(bytes: &'a [u8]) -> Result<Self, ChunkError> {
-        if bytes.first() == Some(&DECIMAL_FORMAT_VERSION) {
+        if bytes.first().copied().is_some_and(is_decimal_version) {
             return DecimalIter::new(bytes).map(FloatIter::Decimal);
         }
         XorIter::new(bytes).map(FloatIter::Xor)

@@ -8,7 +8,8 @@
 //! [`XorChunk::from_bytes`] (copy, full validation, ready for further appends).
 //! Native histogram samples go into histogram chunks ([`histogram`], format version 2);
 //! a chunk's first byte says which kind it is. Blocks may also hold float chunks in the
-//! denser [`decimal`] encoding (format version 3), chosen when a block is written;
+//! denser [`decimal`] encoding (format version 4; version 3 is still read), chosen when a
+//! block is written;
 //! [`FloatIter`] reads either float encoding.
 
 pub mod bitstream;
@@ -19,7 +20,10 @@ mod varint;
 pub mod xor;
 
 pub use bitstream::{BitReader, BitWriter};
-pub use decimal::{encode_decimal_chunk, DecimalIter, DECIMAL_FORMAT_VERSION};
+pub use decimal::{
+    encode_decimal_chunk, is_decimal_version, DecimalIter, DECIMAL_FORMAT_VERSION,
+    DECIMAL_V3_FORMAT_VERSION,
+};
 pub use float::FloatIter;
 pub use histogram::{decode_histogram_chunk, encode_histogram_chunk, HISTOGRAM_FORMAT_VERSION};
 pub use xor::{XorChunk, XorIter, MAX_SAMPLES, XOR_FORMAT_VERSION};
