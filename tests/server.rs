@@ -395,3 +395,29 @@ fn restart_after_kill_9_reopens_the_same_data_dir() {
     let second = TestServer::start_with(Launch::default().data_dir(&data_dir));
     second.wait_ready();
 }
+
+fn self_metric(server: &TestServer, name: &str) -> f64 {
+    let text = server.get("/metrics").text().unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// The server's own log lines go into its log store. Storing them must not log anything
+/// that is stored again: an idle server once flushed its log index every second, forever,
+/// because each flush truncated the log WAL and logged that.
+#[test]
+fn an_idle_server_does_not_keep_flushing_its_own_logs() {
+    let server = TestServer::start();
+    server.wait_ready();
+    // Start-up lines are flushed within the first seconds (flushes run every second).
+    std::thread::sleep(Duration::from_secs(3));
+    let before = self_metric(&server, "sightline_logs_chunks_flushed_total");
+    std::thread::sleep(Duration::from_secs(5));
+    let after = self_metric(&server, "sightline_logs_chunks_flushed_total");
+    assert!(
+        after - before <= 1.0,
+        "{} log flushes in 5 idle seconds",
+        after - before
+    );
+}

@@ -463,7 +463,10 @@ impl Wal {
             self.counters
                 .segments_removed
                 .fetch_add(removed as u64, Ordering::Relaxed);
-            tracing::info!(
+            // Debug, not info: the log store truncates its WAL after every flush, and an
+            // info event would be stored as a self log, whose flush truncates again: a
+            // loop that kept an idle server committing its log index every second.
+            tracing::debug!(
                 wal_dir = %self.dir.display(),
                 before_segment = segment_index,
                 removed_segments = removed,
