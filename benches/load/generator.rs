@@ -1093,3 +1093,22 @@ pub fn self_check() -> Result<(), String> {
     }
     Ok(())
 }
+
+impl Generator {
+    /// Advances one round and returns every series' metric name, timestamp and value
+    /// (for `--chunk-sizes`, which encodes chunks without a server).
+    pub fn next_round_samples(&mut self) -> Vec<(&str, i64, f64)> {
+        let round = self.advance();
+        (0..self.series.len())
+            .map(|index| {
+                let series = &self.series[index];
+                let name = series
+                    .labels
+                    .iter()
+                    .find(|(label, _)| label == "__name__")
+                    .map_or("", |(_, value)| value.as_str());
+                (name, self.timestamp(round, index), self.values[index])
+            })
+            .collect()
+    }
+}

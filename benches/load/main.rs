@@ -10,6 +10,7 @@
 //! Run: `cargo bench --bench load` (full) or `cargo bench --bench load -- --quick`;
 //! `cargo bench --bench load -- --help` lists the options.
 
+mod chunk_sizes;
 mod generator;
 mod ingest;
 mod logs;
@@ -52,6 +53,8 @@ usage: cargo bench --bench load -- [options]
   --out DIR               where the JSON goes (default <target>/load-bench)
   --encode-budget-mb N    memory for pre-encoded requests     [LOAD_BENCH_ENCODE_BUDGET_MB]
   --keep-data             keep the data directories
+  --chunk-sizes           only print what the workload's samples cost in block
+                          chunks, per metric name (no system is started)
   --install-peers         apt-get install missing peers (root or passwordless sudo)
 
 Binaries: Sightline is the release build next to this bench; Prometheus and
@@ -77,6 +80,7 @@ struct Settings {
     out_dir: Option<PathBuf>,
     encode_budget_mb: usize,
     keep_data: bool,
+    chunk_sizes: bool,
     install_peers: bool,
     logs_mb: usize,
 }
@@ -101,6 +105,7 @@ impl Settings {
             out_dir: None,
             encode_budget_mb: 1_024,
             keep_data: false,
+            chunk_sizes: false,
             install_peers: false,
             logs_mb: if quick { 200 } else { 1024 },
         };
@@ -137,6 +142,7 @@ impl Settings {
             match arg.as_str() {
                 "--bench" | "--quick" => {}
                 "--keep-data" => settings.keep_data = true,
+                "--chunk-sizes" => settings.chunk_sizes = true,
                 "--install-peers" => settings.install_peers = true,
                 "--help" | "-h" => return Err(String::new()),
                 _ if arg.starts_with("--") => {
@@ -312,6 +318,19 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if settings.chunk_sizes {
+        chunk_sizes::run(
+            generator::WorkloadShape {
+                seed: settings.seed,
+                series: settings.series,
+                interval_ms: settings.interval_s as i64 * 1_000,
+                // A fixed recent time: timestamps as large as real ones, output reproducible.
+                base_ms: 1_795_536_000_000,
+            },
+            settings.samples,
+        );
+        return;
+    }
     install_interrupt_handler();
     if let Err(problem) = generator::self_check() {
         eprintln!("load bench: generator self-check failed: {problem}");
