@@ -213,6 +213,24 @@ fn write_rice(writer: &mut BitWriter<'_>, value: u64, k: u32) {
 /// Encodes `samples` (timestamps strictly increasing, at most `u16::MAX` of them) as a
 /// decimal chunk (format version 4); `None` if some value is not an exact short decimal.
 pub fn encode_decimal_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
+    encode(samples, DECIMAL_FORMAT_VERSION, ResidualCode::choose)
+}
+
+/// The version 3 layout, which blocks written before version 4 hold: version 4's layout
+/// with Rice codes only. Kept to test that such chunks still read.
+#[cfg(test)]
+pub(crate) fn encode_decimal_v3_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
+    encode(samples, DECIMAL_V3_FORMAT_VERSION, |residuals| {
+        let zigzagged: Vec<u64> = residuals.iter().map(|r| zigzag(*r)).collect();
+        ResidualCode::Rice(rice_parameter(&zigzagged))
+    })
+}
+
+fn encode(
+    samples: &[(i64, f64)],
+    version: u8,
+    choose: impl Fn(&[i64]) -> ResidualCode,
+) -> Option<Vec<u8>> {
     let count = u16::try_from(samples.len())
         .ok()
         .filter(|count| *count > 0)?;
@@ -220,11 +238,11 @@ pub fn encode_decimal_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
     let timestamps: Vec<i64> = samples.iter().map(|(timestamp, _)| *timestamp).collect();
     let (time_step, time_residuals) = residuals(&timestamps);
     let (value_step, value_residuals) = residuals(&values);
-    let time_code = ResidualCode::choose(&time_residuals);
-    let value_code = ResidualCode::choose(&value_residuals);
+    let time_code = choose(&time_residuals);
+    let value_code = choose(&value_residuals);
 
     let mut out = Vec::with_capacity(32 + samples.len() * 2);
-    out.push(DECIMAL_FORMAT_VERSION);
+    out.push(version);
     out.extend_from_slice(&count.to_be_bytes());
     out.extend_from_slice(&[
         exponent as u8,
@@ -245,37 +263,6 @@ pub fn encode_decimal_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
     for (time, value) in time_residuals.iter().zip(&value_residuals) {
         time_code.write(&mut writer, *time);
         value_code.write(&mut writer, *value);
-    }
-    Some(out)
-}
-
-/// The version 3 layout (Rice codes only), which blocks written before version 4 hold:
-/// kept to test that such chunks still read.
-#[cfg(test)]
-pub(crate) fn encode_decimal_v3_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
-    let count = u16::try_from(samples.len())
-        .ok()
-        .filter(|count| *count > 0)?;
-    let (exponent, values) = mantissas(samples.iter().map(|(_, value)| *value))?;
-    let timestamps: Vec<i64> = samples.iter().map(|(timestamp, _)| *timestamp).collect();
-    let (time_step, time_residuals) = residuals(&timestamps);
-    let (value_step, value_residuals) = residuals(&values);
-    let time_residuals: Vec<u64> = time_residuals.iter().map(|r| zigzag(*r)).collect();
-    let value_residuals: Vec<u64> = value_residuals.iter().map(|r| zigzag(*r)).collect();
-    let (time_k, value_k) = (
-        rice_parameter(&time_residuals),
-        rice_parameter(&value_residuals),
-    );
-    let mut out = vec![DECIMAL_V3_FORMAT_VERSION];
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(&[exponent as u8, time_k as u8, value_k as u8]);
-    for start in [timestamps[0], time_step, values[0], value_step] {
-        put_uvarint(&mut out, zigzag(start));
-    }
-    let mut writer = BitWriter::new(&mut out);
-    for (time, value) in time_residuals.iter().zip(&value_residuals) {
-        write_rice(&mut writer, *time, time_k);
-        write_rice(&mut writer, *value, value_k);
     }
     Some(out)
 }
