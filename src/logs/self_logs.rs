@@ -2,8 +2,9 @@
 //! `{job="sightline", level="<level>"}` with the event's target as structured metadata, so a
 //! fresh install has logs to explore. A `tracing` layer formats each event into a line and
 //! hands it over a bounded channel (dropping when full, never blocking the caller); a
-//! forwarder thread appends batches. Events of the logs side itself are not captured, so
-//! storing self logs can never feed back into itself.
+//! forwarder thread appends batches. Events of the logs side itself are not captured, nor
+//! events of shared code it calls inside one of its spans (the WAL writer during a flush),
+//! so storing self logs can never feed back into itself.
 
 use std::fmt::Write as _;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
 
 use super::store::{LogEntry, LogStore, DEFAULT_TENANT};
 
@@ -65,10 +67,16 @@ impl Visit for LineVisitor {
     }
 }
 
-impl<S: Subscriber> Layer<S> for SelfLogLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SelfLogLayer {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
         if metadata.target().starts_with(EXCLUDED_TARGET) {
+            return;
+        }
+        let inside_logs_span = ctx.event_scope(event).is_some_and(|mut scope| {
+            scope.any(|span| span.metadata().target().starts_with(EXCLUDED_TARGET))
+        });
+        if inside_logs_span {
             return;
         }
         let mut visitor = LineVisitor {

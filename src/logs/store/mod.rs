@@ -243,6 +243,9 @@ impl LogStore {
     /// Moves the head into the partitions: chunks per stream and day, committed, then the
     /// WAL segments holding them are deleted. Blocking; run it about once a second.
     pub fn flush(&self) -> Result<usize, LogStoreError> {
+        // Marks what shared code (the WAL writer) logs meanwhile as the logs side's own,
+        // which self logs do not store.
+        let _span = tracing::info_span!("log_flush").entered();
         let _serialized = self
             .flush_lock
             .lock()
@@ -465,6 +468,7 @@ impl LogStore {
     /// Deletes partitions past `retention_ns` (by age) and, oldest first, while the total
     /// exceeds `retention_bytes`; the current day's partition is never deleted for size.
     pub fn apply_retention(&self, now_ns: i64) -> Result<usize, LogStoreError> {
+        let _span = tracing::info_span!("log_retention").entered();
         let mut doomed = Vec::new();
         {
             let partitions = self

@@ -25,7 +25,7 @@
 //! residual round-trips exactly. Layout in `docs/format/chunks.md`.
 
 use super::bitstream::{BitReader, BitWriter};
-use super::varint::{put_uvarint, unzigzag, zigzag};
+use super::varint::{put_uvarint, unzigzag, uvarint_len, zigzag};
 use super::ChunkError;
 
 /// The version the encoder writes: frame or Rice code per column.
@@ -129,7 +129,7 @@ impl ResidualCode {
         let rice_bits = rice_cost(&zigzagged, k);
         let width = 64 - ((i128::from(*max) - i128::from(*min)) as u64).leading_zeros();
         let frame_bits =
-            u64::from(width) * residuals.len() as u64 + 8 * varint_len(zigzag(*min)) as u64;
+            u64::from(width) * residuals.len() as u64 + 8 * uvarint_len(zigzag(*min)) as u64;
         if frame_bits <= rice_bits {
             ResidualCode::Frame { width, base: *min }
         } else {
@@ -163,10 +163,6 @@ impl ResidualCode {
             }
         }
     }
-}
-
-fn varint_len(value: u64) -> usize {
-    (70 - value.leading_zeros() as usize).max(7) / 7
 }
 
 fn rice_cost(residuals: &[u64], k: u32) -> u64 {
@@ -450,7 +446,11 @@ mod tests {
     }
 
     fn header_bytes(values: &[i64]) -> usize {
-        values.iter().map(|v| varint_len(zigzag(*v))).sum::<usize>() + FIXED_HEADER
+        values
+            .iter()
+            .map(|v| uvarint_len(zigzag(*v)))
+            .sum::<usize>()
+            + FIXED_HEADER
     }
 
     #[test]

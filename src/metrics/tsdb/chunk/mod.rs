@@ -20,10 +20,7 @@ mod varint;
 pub mod xor;
 
 pub use bitstream::{BitReader, BitWriter};
-pub use decimal::{
-    encode_decimal_chunk, is_decimal_version, DecimalIter, DECIMAL_FORMAT_VERSION,
-    DECIMAL_V3_FORMAT_VERSION,
-};
+pub use decimal::{encode_decimal_chunk, is_decimal_version, DecimalIter, DECIMAL_FORMAT_VERSION};
 pub use float::FloatIter;
 pub use histogram::{decode_histogram_chunk, encode_histogram_chunk, HISTOGRAM_FORMAT_VERSION};
 pub use xor::{XorChunk, XorIter, MAX_SAMPLES, XOR_FORMAT_VERSION};

@@ -17,6 +17,12 @@ pub(super) fn put_uvarint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// Bytes [`put_uvarint`] writes for `value`.
+pub(super) fn uvarint_len(value: u64) -> usize {
+    let significant_bits = 64 - (value | 1).leading_zeros() as usize;
+    significant_bits.div_ceil(7)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +36,10 @@ mod tests {
         let mut out = Vec::new();
         put_uvarint(&mut out, 300);
         assert_eq!(out, [0xac, 0x02]);
+        for value in [0, 1, 127, 128, 300, 1 << 35, u64::MAX] {
+            out.clear();
+            put_uvarint(&mut out, value);
+            assert_eq!(uvarint_len(value), out.len(), "{value}");
+        }
     }
 }

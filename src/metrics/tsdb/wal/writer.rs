@@ -463,9 +463,9 @@ impl Wal {
             self.counters
                 .segments_removed
                 .fetch_add(removed as u64, Ordering::Relaxed);
-            // Debug, not info: the log store truncates its WAL after every flush, and an
-            // info event would be stored as a self log, whose flush truncates again: a
-            // loop that kept an idle server committing its log index every second.
+            // Debug, not info: the log store truncates its WAL after every flush, up to once
+            // a second. (Its flush span keeps the event out of self logs, which once made
+            // an idle server flush forever.)
             tracing::debug!(
                 wal_dir = %self.dir.display(),
                 before_segment = segment_index,
