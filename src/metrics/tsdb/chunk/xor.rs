@@ -256,6 +256,13 @@ impl XorChunk {
         }
     }
 
+    /// Empties the chunk, keeping its buffer's allocation for the samples to come.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&[XOR_FORMAT_VERSION, 0, 0]);
+        self.state = CodecState::INITIAL;
+    }
+
     /// Copies and fully validates encoded bytes; the chunk can then be appended to.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ChunkError> {
         Self::from_vec(bytes.to_vec())
@@ -1066,6 +1073,31 @@ mod tests {
 
     fn bits(samples: impl IntoIterator<Item = (i64, f64)>) -> Vec<(i64, u64)> {
         samples.into_iter().map(|(t, v)| (t, v.to_bits())).collect()
+    }
+
+    #[test]
+    fn a_cleared_chunk_keeps_its_buffer_and_encodes_like_a_new_one() {
+        let first: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, i as f64 * 1.5)).collect();
+        let second: Vec<(i64, f64)> = (0..50)
+            .map(|i| {
+                (
+                    1_800_000 + i * 15_000,
+                    f64::from_bits(STALE_NAN + (i % 2) as u64),
+                )
+            })
+            .collect();
+        let mut chunk = encode(&first);
+        let capacity = chunk.bytes.capacity();
+        chunk.clear();
+        assert!(chunk.is_empty());
+        assert_eq!(chunk.min_time(), None);
+        assert_eq!(chunk.last_sample(), None);
+        assert_eq!(chunk.bytes.capacity(), capacity, "the allocation is kept");
+        for &(t, v) in &second {
+            chunk.append(t, v).unwrap();
+        }
+        assert_eq!(chunk.bytes(), encode(&second).bytes());
+        assert_eq!(bits(chunk.iter()), bits(second.iter().copied()));
     }
 
     /// Encodes, then checks every way of reading the chunk back, bit for bit.

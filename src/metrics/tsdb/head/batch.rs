@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{newest_of, AppendOutcome, Head, SeriesRef, Stripe, STRIPES};
+use super::{newest_of, spill_slots, AppendOutcome, Head, SeriesRef, Stripe, STRIPES};
 use crate::prefetch::{prefetch, prefetch_at};
 
 /// One series of a batch and its samples, in timestamp order as sent.
@@ -139,8 +139,11 @@ impl Head {
         let min_valid_time = self.min_valid_time();
         let mut tally = Tally::default();
         let groups = StripeGroups::new(batch.iter().map(|(series_ref, _)| *series_ref));
+        let mut closed_in: Vec<usize> = Vec::new();
+        let mut spill_buffer = Vec::new();
         for (stripe, positions) in groups.iter() {
             let mut stripe = self.lock_stripe(stripe);
+            closed_in.clear();
             for (at, &position) in positions.iter().enumerate() {
                 // The series record first, then (once it is loaded) its open chunk.
                 if let Some(&ahead) = positions.get(at + AHEAD) {
@@ -153,7 +156,18 @@ impl Head {
                     }
                 }
                 let (series_ref, samples) = batch[position as usize];
-                self.apply_in(&mut stripe, series_ref, samples, min_valid_time, &mut tally);
+                if self.apply_in(&mut stripe, series_ref, samples, min_valid_time, &mut tally) {
+                    closed_in.push(slot_of(series_ref));
+                }
+            }
+            // The chunks this batch closed go to disk now, while their bytes are warm.
+            if let (Some(spill), false) = (&self.spill, closed_in.is_empty()) {
+                spill_slots(
+                    spill,
+                    &mut stripe,
+                    closed_in.iter().copied(),
+                    &mut spill_buffer,
+                );
             }
         }
         tally.publish(self);
@@ -166,12 +180,13 @@ impl Head {
         samples: &[(i64, f64)],
         min_valid_time: i64,
         tally: &mut Tally,
-    ) {
+    ) -> bool {
         let slot = slot_of(series_ref);
         let Some(Some(series)) = stripe.series.get_mut(slot) else {
             tracing::warn!(series_ref, "samples for an unknown series dropped");
-            return;
+            return false;
         };
+        let closed_before = series.closed_chunks();
         for (timestamp, value) in samples {
             // Already persisted in a block (WAL replay after a head cut): skipped silently.
             if *timestamp < min_valid_time {
@@ -185,7 +200,9 @@ impl Head {
             );
             tally.add(outcome, *timestamp);
         }
+        let closed_any = series.closed_chunks() != closed_before;
         stripe.slots[slot].newest = newest_of(series);
+        closed_any
     }
 }
 

@@ -54,6 +54,42 @@ impl SlotState {
     };
 }
 
+/// Writes the heap chunks of the series in `slots` to `spill` with one write (`buffer` is
+/// scratch space) and points the series at the written copies; returns the bytes moved,
+/// `None` if the write failed (the chunks stay on the heap).
+fn spill_slots(
+    spill: &ChunkSpill,
+    stripe: &mut Stripe,
+    slots: impl Iterator<Item = usize> + Clone,
+    buffer: &mut Vec<u8>,
+) -> Option<usize> {
+    buffer.clear();
+    let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut max_time = i64::MIN;
+    for slot in slots {
+        let Some(Some(series)) = stripe.series.get(slot) else {
+            continue;
+        };
+        for (position, chunk) in series.heap_chunks() {
+            placed.push((slot, position, buffer.len(), chunk.bytes.len()));
+            buffer.extend_from_slice(&chunk.bytes);
+            max_time = max_time.max(chunk.max_time);
+        }
+    }
+    if buffer.is_empty() {
+        return Some(0);
+    }
+    let written = spill.write_batch(buffer, max_time)?;
+    for &(slot, position, start, len) in &placed {
+        if let (Some(Some(series)), Some(chunk)) =
+            (stripe.series.get_mut(slot), written.chunk(start, len))
+        {
+            series.set_spilled(position, chunk);
+        }
+    }
+    Some(buffer.len())
+}
+
 /// The `newest` a slot records for `series`.
 fn newest_of(series: &MemSeries) -> i64 {
     if series.has_histograms() {
@@ -571,47 +607,26 @@ impl Head {
     }
 
     /// Moves closed chunks from the heap into the spill files, one stripe (and one write)
-    /// at a time, off the append path, and drops the process's mapping of spilled pages
-    /// read since the last call; returns the bytes moved. Chunks close in bursts
-    /// (series that started together fill their chunks together), which is why this is a
-    /// periodic batch rather than a write per chunk as it closes.
+    /// at a time, and drops the process's mapping of spilled pages read since the last
+    /// call; returns the bytes moved. Appends spill the chunks they close themselves; this
+    /// periodic pass catches the rest (a failed write, WAL replay before the spill files
+    /// were set up).
     pub fn spill_closed_chunks(&self) -> usize {
         let Some(spill) = &self.spill else {
             return 0;
         };
         spill.unmap_cached_pages();
         let mut moved = 0;
-        let mut batch: Vec<u8> = Vec::new();
-        let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new();
+        let mut buffer = Vec::new();
         for stripe in self.stripes.iter() {
             let mut stripe = stripe
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            batch.clear();
-            placed.clear();
-            let mut max_time = i64::MIN;
-            for (slot, series) in stripe.series.iter().enumerate() {
-                let Some(series) = series else { continue };
-                for (position, chunk) in series.heap_chunks() {
-                    placed.push((slot, position, batch.len(), chunk.bytes.len()));
-                    batch.extend_from_slice(&chunk.bytes);
-                    max_time = max_time.max(chunk.max_time);
-                }
+            let slots = 0..stripe.series.len();
+            match spill_slots(spill, &mut stripe, slots, &mut buffer) {
+                Some(bytes) => moved += bytes,
+                None => return moved,
             }
-            if batch.is_empty() {
-                continue;
-            }
-            let Some(written) = spill.write_batch(&batch, max_time) else {
-                return moved;
-            };
-            for &(slot, position, start, len) in &placed {
-                if let (Some(Some(series)), Some(chunk)) =
-                    (stripe.series.get_mut(slot), written.chunk(start, len))
-                {
-                    series.set_spilled(position, chunk);
-                }
-            }
-            moved += batch.len();
         }
         moved
     }

@@ -127,8 +127,7 @@ fn head_cut_persists_windows_and_survives_restart() {
             append_at(&db, 10, *t);
         }
         assert_eq!(dump(&db), expected(10, &before));
-        // Closed chunks move to a spill file and read back the same.
-        assert!(db.spill_head_chunks() > 0);
+        // The append that closes a chunk moves it to a spill file; it reads back the same.
         assert_eq!(db.spill_head_chunks(), 0, "nothing left on the heap");
         assert!(db.head.spilled_bytes() > db.head.sample_bytes() / 2);
         assert_eq!(dump(&db), expected(10, &before));
@@ -377,11 +376,12 @@ fn concurrent_appends_queries_and_maintenance_lose_nothing() {
         let db = Arc::clone(&db);
         let writer_done = Arc::clone(&writer_done);
         std::thread::spawn(move || {
-            let mut moved = 0;
+            let mut passes = 0;
             while !writer_done.load(std::sync::atomic::Ordering::Acquire) {
-                moved += db.spill_head_chunks();
+                db.spill_head_chunks();
+                passes += 1;
             }
-            moved
+            passes
         })
     };
     let mut cuts = 0;
@@ -394,7 +394,7 @@ fn concurrent_appends_queries_and_maintenance_lose_nothing() {
     reader.join().unwrap();
     assert!(
         spiller.join().unwrap() > 0,
-        "chunks were spilled while appends ran"
+        "spill passes ran while appends ran"
     );
     cuts += db.maintain(total * 60_000).unwrap().blocks_written;
     assert!(cuts >= 4, "{cuts}");
