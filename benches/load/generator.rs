@@ -1095,6 +1095,11 @@ pub fn self_check() -> Result<(), String> {
 }
 
 impl Generator {
+    /// Series `index`'s labels, `__name__` included.
+    pub fn labels(&self, index: usize) -> &[(String, String)] {
+        &self.series[index].labels
+    }
+
     /// Advances one round and returns every series' metric name, timestamp and value
     /// (for `--chunk-sizes`, which encodes chunks without a server).
     pub fn next_round_samples(&mut self) -> Vec<(&str, i64, f64)> {

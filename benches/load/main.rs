@@ -12,6 +12,7 @@
 
 mod chunk_sizes;
 mod generator;
+mod head_memory;
 mod ingest;
 mod logs;
 mod measure;
@@ -28,6 +29,10 @@ use measure::DirUsage;
 use queries::{Measured, Window, QUERIES};
 use report::{Better, Cell, Row};
 use systems::Kind;
+
+/// Counts heap bytes for `--head-memory` only; otherwise a plain pass-through.
+#[global_allocator]
+static ALLOCATOR: head_memory::CountingAllocator = head_memory::CountingAllocator;
 
 const HELP: &str = "\
 Sightline load benchmark: remote-write ingestion, CPU, memory, disk and PromQL latency of
@@ -55,6 +60,8 @@ usage: cargo bench --bench load -- [options]
   --keep-data             keep the data directories
   --chunk-sizes           only print what the workload's samples cost in block
                           chunks, per metric name (no system is started)
+  --head-memory           only print the heap bytes a series costs in the TSDB,
+                          phase by phase, in this process (no system is started)
   --install-peers         apt-get install missing peers (root or passwordless sudo)
 
 Binaries: Sightline is the release build next to this bench; Prometheus and
@@ -81,6 +88,7 @@ struct Settings {
     encode_budget_mb: usize,
     keep_data: bool,
     chunk_sizes: bool,
+    head_memory: bool,
     install_peers: bool,
     logs_mb: usize,
 }
@@ -106,6 +114,7 @@ impl Settings {
             encode_budget_mb: 1_024,
             keep_data: false,
             chunk_sizes: false,
+            head_memory: false,
             install_peers: false,
             logs_mb: if quick { 200 } else { 1024 },
         };
@@ -143,6 +152,7 @@ impl Settings {
                 "--bench" | "--quick" => {}
                 "--keep-data" => settings.keep_data = true,
                 "--chunk-sizes" => settings.chunk_sizes = true,
+                "--head-memory" => settings.head_memory = true,
                 "--install-peers" => settings.install_peers = true,
                 "--help" | "-h" => return Err(String::new()),
                 _ if arg.starts_with("--") => {
@@ -318,17 +328,19 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // A fixed recent time: timestamps as large as real ones, output reproducible.
+    let offline_shape = generator::WorkloadShape {
+        seed: settings.seed,
+        series: settings.series,
+        interval_ms: settings.interval_s as i64 * 1_000,
+        base_ms: 1_795_536_000_000,
+    };
     if settings.chunk_sizes {
-        chunk_sizes::run(
-            generator::WorkloadShape {
-                seed: settings.seed,
-                series: settings.series,
-                interval_ms: settings.interval_s as i64 * 1_000,
-                // A fixed recent time: timestamps as large as real ones, output reproducible.
-                base_ms: 1_795_536_000_000,
-            },
-            settings.samples,
-        );
+        chunk_sizes::run(offline_shape, settings.samples);
+        return;
+    }
+    if settings.head_memory {
+        head_memory::run(offline_shape, settings.samples, settings.batch);
         return;
     }
     install_interrupt_handler();
