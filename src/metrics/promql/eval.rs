@@ -584,6 +584,13 @@ fn system_time_ms(time: SystemTime) -> i64 {
     }
 }
 
+/// Whether two of `series` have the same label set.
+fn has_equal_label_sets(series: &[Series]) -> bool {
+    let mut label_sets: Vec<&Labels> = series.iter().map(|s| &s.labels).collect();
+    label_sets.sort_unstable();
+    label_sets.windows(2).any(|pair| pair[0] == pair[1])
+}
+
 /// Removes names marked for delayed removal (with `__type__`/`__unit__`, which belong to
 /// the name) and refuses results where two series then share a label set.
 fn finish_names(series: &mut Vec<Series>, merge_disjoint: bool) -> EvalResult<()> {
@@ -593,6 +600,11 @@ fn finish_names(series: &mut Vec<Series>, merge_disjoint: bool) -> EvalResult<()
                 .retain(|(name, _)| name != "__name__" && name != "__type__" && name != "__unit__");
             s.drop_name = false;
         }
+    }
+    // Most results have no two series alike: found by sorting references, that costs no
+    // hashing of every label and no copy of every label set.
+    if !has_equal_label_sets(series) {
+        return Ok(());
     }
     let mut seen: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
     let mut merged: Vec<Series> = Vec::with_capacity(series.len());
