@@ -60,7 +60,7 @@ impl SlotState {
 fn spill_slots(
     spill: &ChunkSpill,
     stripe: &mut Stripe,
-    slots: impl Iterator<Item = usize> + Clone,
+    slots: impl Iterator<Item = usize>,
     buffer: &mut Vec<u8>,
 ) -> Option<usize> {
     buffer.clear();
@@ -609,8 +609,7 @@ impl Head {
     /// Moves closed chunks from the heap into the spill files, one stripe (and one write)
     /// at a time, and drops the process's mapping of spilled pages read since the last
     /// call; returns the bytes moved. Appends spill the chunks they close themselves; this
-    /// periodic pass catches the rest (a failed write, WAL replay before the spill files
-    /// were set up).
+    /// periodic pass retries those a failed write left on the heap.
     pub fn spill_closed_chunks(&self) -> usize {
         let Some(spill) = &self.spill else {
             return 0;

@@ -164,8 +164,8 @@ impl MemSeries {
     }
 
     /// Closes the open chunk. Its bytes are copied out and the buffer is kept for the next
-    /// chunk: the copy goes to a spill file as soon as the batch ends (see
-    /// `Head::apply_many`), so the heap sees no buffer freed per closed chunk. Freed
+    /// chunk: the copy goes to a spill file before the append batch releases the
+    /// series' stripe (see `Head::apply_many`), so the heap sees no buffer freed per closed chunk. Freed
     /// buffers were a fifth of the head's resident memory: series fill their chunks
     /// together, so they were freed together and left holes no later allocation filled.
     fn cut_head_chunk(&mut self) {
