@@ -89,7 +89,9 @@ pub struct LogStore {
     /// exclusively to cut the WAL and take the head together.
     append_gate: RwLock<()>,
     head: Mutex<HeadMap>,
-    /// Entries taken from the head by a flush in progress (still readable).
+    /// Entries taken from the head by a flush in progress (still readable). Set and
+    /// cleared only under the head's lock, and read under it, so that a reader always
+    /// finds an entry in the head, here, or (once this is cleared) in the index.
     flushing: RwLock<Arc<HeadMap>>,
     partitions: RwLock<BTreeMap<i64, Arc<Partition>>>,
     flush_lock: Mutex<()>,
@@ -263,31 +265,35 @@ impl LogStore {
                 return Ok(0);
             }
             let cut = self.wal.cut_segment()?;
-            (Arc::new(std::mem::take(&mut *head)), cut)
+            let taken = Arc::new(std::mem::take(&mut *head));
+            *self
+                .flushing
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = taken.clone();
+            (taken, cut)
         };
-        *self
-            .flushing
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = taken.clone();
+        // Committed (and visible to new index reads) when this returns Ok.
         let outcome = self.write_chunks(&taken);
-        if outcome.is_err() {
-            // Put the entries back: they stay readable and the next flush retries them.
-            self.counters.flush_failures.fetch_add(1, Ordering::Relaxed);
+        {
             let mut head = self
                 .head
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for (stream, entries) in taken.iter() {
-                let slot = head.entry(*stream).or_default();
-                let newer = std::mem::take(slot);
-                slot.extend(entries.iter().cloned());
-                slot.extend(newer);
+            if outcome.is_err() {
+                // Put the entries back: they stay readable and the next flush retries them.
+                self.counters.flush_failures.fetch_add(1, Ordering::Relaxed);
+                for (stream, entries) in taken.iter() {
+                    let slot = head.entry(*stream).or_default();
+                    let newer = std::mem::take(slot);
+                    slot.extend(entries.iter().cloned());
+                    slot.extend(newer);
+                }
             }
+            *self
+                .flushing
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(HeadMap::new());
         }
-        *self
-            .flushing
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(HeadMap::new());
         let chunks = outcome?;
         self.wal.truncate_before(cut)?;
         self.counters
@@ -406,6 +412,32 @@ impl LogStore {
         required_tokens: &[tokens::TokenRequirement],
     ) -> Result<Vec<(StreamId, Vec<LogEntry>)>, LogStoreError> {
         let mut by_stream: HashMap<StreamId, Vec<LogEntry>> = HashMap::new();
+        // Memory first, then the index: an entry a flush moves meanwhile is then read
+        // twice at worst (removed below), never missed.
+        {
+            let head = self
+                .head
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let flushing = self
+                .flushing
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone();
+            for stream in streams {
+                for source in [flushing.get(stream), head.get(stream)]
+                    .into_iter()
+                    .flatten()
+                {
+                    by_stream.entry(*stream).or_default().extend(
+                        source
+                            .iter()
+                            .filter(|e| e.timestamp_ns >= start_ns && e.timestamp_ns <= end_ns)
+                            .cloned(),
+                    );
+                }
+            }
+        }
         let partitions: Vec<Arc<Partition>> = self
             .partitions
             .read()
@@ -422,29 +454,6 @@ impl LogStore {
                 );
             }
         }
-        let flushing = self
-            .flushing
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        let head = self
-            .head
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for stream in streams {
-            for source in [flushing.get(stream), head.get(stream)]
-                .into_iter()
-                .flatten()
-            {
-                by_stream.entry(*stream).or_default().extend(
-                    source
-                        .iter()
-                        .filter(|e| e.timestamp_ns >= start_ns && e.timestamp_ns <= end_ns)
-                        .cloned(),
-                );
-            }
-        }
-        drop(head);
         let mut result: Vec<(StreamId, Vec<LogEntry>)> = by_stream.into_iter().collect();
         for (_, entries) in result.iter_mut() {
             entries.sort_by_key(|entry| entry.timestamp_ns);
