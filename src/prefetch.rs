@@ -18,10 +18,21 @@ pub fn prefetch<T>(value: *const T) {
     let _ = value;
 }
 
-/// Starts loading `items[index]` if it exists.
+/// Starts loading every cache line of `items[index]` if it exists (a record larger than a
+/// line, or straddling two, would otherwise still miss on its other fields).
 #[inline(always)]
 pub fn prefetch_at<T>(items: &[T], index: usize) {
+    const LINE: usize = 64;
     if let Some(item) = items.get(index) {
-        prefetch(item);
+        let start = (item as *const T).cast::<u8>();
+        let size = std::mem::size_of::<T>();
+        let mut offset = 0;
+        while offset < size {
+            prefetch(start.wrapping_add(offset));
+            offset += LINE;
+        }
+        if size > 1 {
+            prefetch(start.wrapping_add(size - 1));
+        }
     }
 }

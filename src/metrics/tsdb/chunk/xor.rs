@@ -300,6 +300,43 @@ impl XorChunk {
         &self.bytes
     }
 
+    /// How many bytes after the header no later append rewrites: all of them but a last
+    /// byte that still has free bits.
+    pub fn settled_len(&self) -> usize {
+        self.bytes.len() - FIXED_HEADER_LEN - usize::from(self.state.free_bits > 0)
+    }
+
+    /// The first `len` bytes after the header, which must be settled (see
+    /// [`XorChunk::settled_len`]).
+    pub fn settled(&self, len: usize) -> &[u8] {
+        &self.bytes[FIXED_HEADER_LEN..FIXED_HEADER_LEN + len.min(self.settled_len())]
+    }
+
+    /// Drops the first `len` settled bytes from memory, keeping the buffer's allocation;
+    /// the caller keeps them elsewhere. Appending goes on exactly as before, but from then
+    /// on [`XorChunk::bytes`], [`XorChunk::iter`], [`XorChunk::min_time`] and
+    /// [`XorChunk::bit_len`] see only the header and the bytes after the dropped ones:
+    /// [`XorChunk::write_with_prefix`] puts the whole chunk back together.
+    pub fn forget_settled(&mut self, len: usize) {
+        let len = len.min(self.settled_len());
+        self.bytes.drain(FIXED_HEADER_LEN..FIXED_HEADER_LEN + len);
+    }
+
+    /// Appends to `out` the whole encoded chunk of which `prefix` holds the bytes dropped
+    /// by [`XorChunk::forget_settled`].
+    pub fn write_with_prefix(&self, prefix: &[u8], out: &mut Vec<u8>) {
+        out.reserve(self.bytes.len() + prefix.len());
+        out.extend_from_slice(&self.bytes[..FIXED_HEADER_LEN]);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&self.bytes[FIXED_HEADER_LEN..]);
+    }
+
+    /// Bytes the buffer holds before it reallocates.
+    #[cfg(test)]
+    pub fn buffer_capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// The encoded chunk, giving up the append state.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
@@ -321,10 +358,17 @@ impl XorChunk {
 
     /// Timestamp of the first sample, `None` for an empty chunk.
     pub fn min_time(&self) -> Option<i64> {
-        if self.is_empty() {
+        Self::first_timestamp(&self.bytes)
+    }
+
+    /// Timestamp of the first sample of encoded chunk bytes (of which the header and
+    /// the first timestamp suffice), `None` for an empty or malformed chunk.
+    pub fn first_timestamp(bytes: &[u8]) -> Option<i64> {
+        let count = bytes.get(1..FIXED_HEADER_LEN)?;
+        if count == [0, 0] {
             return None;
         }
-        let (zigzagged, _) = read_varint(&self.bytes[FIXED_HEADER_LEN..]).ok()?;
+        let (zigzagged, _) = read_varint(&bytes[FIXED_HEADER_LEN..]).ok()?;
         Some(unzigzag(zigzagged))
     }
 
@@ -362,6 +406,12 @@ impl XorChunk {
     /// Appends a sample. The timestamp must be strictly after the last one; any f64 bit
     /// pattern is stored exactly (NaN payloads, infinities, negative zero).
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
+        self.append_growing_to(t, v, usize::MAX)
+    }
+
+    /// [`XorChunk::append`], growing the buffer to at most `capacity` bytes when that
+    /// leaves room for the sample (a buffer the caller keeps from filling up).
+    pub fn append_growing_to(&mut self, t: i64, v: f64, capacity: usize) -> Result<(), ChunkError> {
         let count = self.num_samples();
         if count == MAX_SAMPLES {
             return Err(ChunkError::Full { max: MAX_SAMPLES });
@@ -369,8 +419,12 @@ impl XorChunk {
         // Grow by small steps rather than doubling: head chunks live for an hour or two,
         // and with hundreds of thousands of them a doubled buffer's unused half was a
         // large share of the head's memory.
-        if self.bytes.capacity() - self.bytes.len() < MAX_SAMPLE_BYTES {
-            let step = (self.bytes.len() / 8).max(GROWTH_STEP);
+        let len = self.bytes.len();
+        if self.bytes.capacity() - len < MAX_SAMPLE_BYTES {
+            let mut step = (len / 8).max(GROWTH_STEP);
+            if capacity.saturating_sub(len) >= MAX_SAMPLE_BYTES {
+                step = step.min(capacity - len);
+            }
             self.bytes.reserve_exact(step);
         }
         let state = &mut self.state;
@@ -1520,6 +1574,33 @@ mod tests {
             prop_assert_eq!(bits(resumed.iter()), bits(samples.iter().copied()));
             let reread = XorChunk::from_bytes(resumed.bytes());
             prop_assert!(reread.is_ok());
+        }
+
+        #[test]
+        fn forgotten_settled_bytes_put_back_give_the_same_chunk(
+            samples in samples_strategy(),
+            forget_after in proptest::collection::vec(any::<bool>(), 0..64),
+        ) {
+            let whole = encode(&samples);
+            let mut tail = XorChunk::new();
+            let mut prefix = Vec::new();
+            for (at, &(t, v)) in samples.iter().enumerate() {
+                tail.append(t, v).expect("increasing");
+                if forget_after.get(at).copied().unwrap_or(false) {
+                    let settled = tail.settled_len();
+                    prefix.extend_from_slice(tail.settled(settled));
+                    let capacity = tail.bytes.capacity();
+                    tail.forget_settled(settled);
+                    prop_assert_eq!(tail.settled_len(), 0);
+                    prop_assert_eq!(tail.bytes.capacity(), capacity);
+                }
+            }
+            let mut rebuilt = Vec::new();
+            tail.write_with_prefix(&prefix, &mut rebuilt);
+            prop_assert_eq!(&rebuilt[..], whole.bytes());
+            prop_assert_eq!(tail.num_samples(), whole.num_samples());
+            prop_assert_eq!(tail.last_sample().map(|(t, v)| (t, v.to_bits())),
+                whole.last_sample().map(|(t, v)| (t, v.to_bits())));
         }
 
         #[test]

@@ -139,11 +139,11 @@ impl Head {
         let min_valid_time = self.min_valid_time();
         let mut tally = Tally::default();
         let groups = StripeGroups::new(batch.iter().map(|(series_ref, _)| *series_ref));
-        let mut closed_in: Vec<usize> = Vec::new();
+        let mut to_spill: Vec<usize> = Vec::new();
         let mut spill_buffer = Vec::new();
         for (stripe, positions) in groups.iter() {
             let mut stripe = self.lock_stripe(stripe);
-            closed_in.clear();
+            to_spill.clear();
             for (at, &position) in positions.iter().enumerate() {
                 // The series record first, then (once it is loaded) its open chunk.
                 if let Some(&ahead) = positions.get(at + AHEAD) {
@@ -157,15 +157,19 @@ impl Head {
                 }
                 let (series_ref, samples) = batch[position as usize];
                 if self.apply_in(&mut stripe, series_ref, samples, min_valid_time, &mut tally) {
-                    closed_in.push(slot_of(series_ref));
+                    to_spill.push(slot_of(series_ref));
                 }
             }
-            // The chunks this batch closed go to disk now, while their bytes are warm.
-            if let (Some(spill), false) = (&self.spill, closed_in.is_empty()) {
+            // The chunks this batch closed, and open chunks' settled bytes, go to disk now,
+            // while their bytes are warm.
+            if let (Some(spill), false) = (&self.spill, to_spill.is_empty()) {
+                // A series listed twice in the batch would be written twice.
+                to_spill.sort_unstable();
+                to_spill.dedup();
                 spill_slots(
                     spill,
                     &mut stripe,
-                    closed_in.iter().copied(),
+                    to_spill.iter().copied(),
                     &mut spill_buffer,
                 );
             }
@@ -173,6 +177,7 @@ impl Head {
         tally.publish(self);
     }
 
+    /// Appends one series' samples; true when it has something for the spill file.
     fn apply_in(
         &self,
         stripe: &mut Stripe,
@@ -200,9 +205,9 @@ impl Head {
             );
             tally.add(outcome, *timestamp);
         }
-        let closed_any = series.closed_chunks() != closed_before;
+        let to_spill = series.closed_chunks() != closed_before || series.open_chunk_wants_spill();
         stripe.slots[slot].newest = newest_of(series);
-        closed_any
+        to_spill
     }
 }
 
@@ -260,6 +265,7 @@ impl Tally {
 
 #[cfg(test)]
 mod tests {
+    use super::super::open_chunk;
     use super::*;
     use crate::metrics::tsdb::index::{MatchOp, Matcher};
 
@@ -284,6 +290,77 @@ mod tests {
         let mut selected = head.select(&[matcher], i64::MIN, i64::MAX, false);
         assert_eq!(selected.len(), 1);
         selected.pop().unwrap().samples
+    }
+
+    /// Values that take several bytes a sample in XOR, so open chunks fill up quickly.
+    fn noisy(series: usize, step: i64) -> f64 {
+        let mixed = (series as u64 + 1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(step as u64)
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (mixed >> 11) as f64 / 1024.0
+    }
+
+    #[test]
+    fn open_chunks_keep_only_their_tail_on_the_heap_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut head = Head::new(60_000, 7_200_000);
+        head.spill_chunks_to(dir.path()).unwrap();
+        let names: Vec<String> = (0..70).map(|i| format!("m{i}")).collect();
+        let refs: Vec<SeriesRef> = names
+            .iter()
+            .map(|name| head.get_or_create(&[("__name__", name)]).unwrap().0)
+            .collect();
+        let at = |step: i64| 1_000_000 + step * 15_000;
+        let expected = |series: usize, steps: std::ops::Range<i64>| -> Vec<(i64, u64)> {
+            steps
+                .map(|step| (at(step), noisy(series, step).to_bits()))
+                .collect()
+        };
+        let read = |head: &Head, series: usize| -> Vec<(i64, u64)> {
+            let samples = samples_of(head, &names[series]);
+            samples.iter().map(|(t, v)| (*t, v.to_bits())).collect()
+        };
+        let mut largest_tail = 0;
+        for step in 0..300 {
+            let samples: Vec<[(i64, f64); 1]> = (0..names.len())
+                .map(|series| [(at(step), noisy(series, step))])
+                .collect();
+            let batch: Vec<SeriesSamples<'_>> = refs
+                .iter()
+                .zip(&samples)
+                .map(|(series_ref, samples)| (*series_ref, &samples[..]))
+                .collect();
+            head.apply_many(&batch);
+            for stripe in head.stripes.iter() {
+                let stripe = stripe.lock().unwrap();
+                for series in stripe.series.iter().flatten() {
+                    let (len, capacity) = series.open_chunk().heap_len();
+                    largest_tail = largest_tail.max(len);
+                    assert!(capacity <= open_chunk::TAIL_CAPACITY, "{capacity} bytes");
+                }
+            }
+            // Mid-chunk, on a chunk edge and right after one.
+            if [5, 61, 119, 120, 121, 200].contains(&step) {
+                for series in [0, 33, 69] {
+                    assert_eq!(read(&head, series), expected(series, 0..step + 1));
+                }
+            }
+        }
+        assert!(
+            largest_tail < open_chunk::SETTLED_BYTES_TO_SPILL + 24,
+            "open chunk tails stay small: {largest_tail} bytes"
+        );
+        let spilled = head.spilled_bytes();
+        assert!(spilled > head.sample_bytes() * 9 / 10, "{spilled}");
+        for series in 0..names.len() {
+            assert_eq!(read(&head, series), expected(series, 0..300));
+        }
+        // Cutting a spilled open chunk in the middle keeps its newer samples.
+        head.drop_before(at(250));
+        for series in [0, 33, 69] {
+            assert_eq!(read(&head, series), expected(series, 250..300));
+        }
     }
 
     #[test]

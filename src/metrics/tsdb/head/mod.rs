@@ -8,6 +8,7 @@
 //! accepts nothing: those samples are refused on append and skipped on WAL replay.
 
 mod batch;
+mod open_chunk;
 mod series;
 mod spill;
 
@@ -54,9 +55,18 @@ impl SlotState {
     };
 }
 
-/// Writes the heap chunks of the series in `slots` to `spill` with one write (`buffer` is
-/// scratch space) and points the series at the written copies; returns the bytes moved,
-/// `None` if the write failed (the chunks stay on the heap).
+/// What [`spill_slots`] placed in its buffer.
+enum Placed {
+    /// Closed chunk `position` of the series.
+    Closed(usize),
+    /// The open chunk's prefix, ending with this many settled bytes moved off the heap.
+    OpenPrefix(usize),
+}
+
+/// Writes the heap chunks of the series in `slots`, and the settled bytes of their open
+/// chunks when there are enough of them, to `spill` with one write (`buffer` is scratch
+/// space), and points the series at the written copies; returns the bytes written, `None`
+/// if the write failed (everything stays on the heap).
 fn spill_slots(
     spill: &ChunkSpill,
     stripe: &mut Stripe,
@@ -64,27 +74,42 @@ fn spill_slots(
     buffer: &mut Vec<u8>,
 ) -> Option<usize> {
     buffer.clear();
-    let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut placed: Vec<(usize, Placed, usize, usize)> = Vec::new();
     let mut max_time = i64::MIN;
     for slot in slots {
         let Some(Some(series)) = stripe.series.get(slot) else {
             continue;
         };
         for (position, chunk) in series.heap_chunks() {
-            placed.push((slot, position, buffer.len(), chunk.bytes.len()));
+            placed.push((
+                slot,
+                Placed::Closed(position),
+                buffer.len(),
+                chunk.bytes.len(),
+            ));
             buffer.extend_from_slice(&chunk.bytes);
             max_time = max_time.max(chunk.max_time);
+        }
+        if series.open_chunk_wants_spill() {
+            let open = series.open_chunk();
+            let start = buffer.len();
+            let moved = open.write_spill(buffer);
+            placed.push((slot, Placed::OpenPrefix(moved), start, buffer.len() - start));
+            max_time = max_time.max(open.max_time().unwrap_or(i64::MIN));
         }
     }
     if buffer.is_empty() {
         return Some(0);
     }
     let written = spill.write_batch(buffer, max_time)?;
-    for &(slot, position, start, len) in &placed {
+    for (slot, what, start, len) in placed {
         if let (Some(Some(series)), Some(chunk)) =
             (stripe.series.get_mut(slot), written.chunk(start, len))
         {
-            series.set_spilled(position, chunk);
+            match what {
+                Placed::Closed(position) => series.set_spilled(position, chunk),
+                Placed::OpenPrefix(moved) => series.open_chunk_mut().spilled(chunk, moved),
+            }
         }
     }
     Some(buffer.len())
@@ -606,10 +631,11 @@ impl Head {
         })
     }
 
-    /// Moves closed chunks from the heap into the spill files, one stripe (and one write)
-    /// at a time, and drops the process's mapping of spilled pages read since the last
-    /// call; returns the bytes moved. Appends spill the chunks they close themselves; this
-    /// periodic pass retries those a failed write left on the heap.
+    /// Moves closed chunks (and open chunks' settled bytes, when due) from the heap into
+    /// the spill files, one stripe (and one write) at a time, and drops the process's
+    /// mapping of spilled pages read since the last call; returns the bytes written.
+    /// Appends spill what they close or settle themselves; this periodic pass retries what
+    /// a failed write left on the heap.
     pub fn spill_closed_chunks(&self) -> usize {
         let Some(spill) = &self.spill else {
             return 0;

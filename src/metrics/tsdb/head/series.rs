@@ -2,6 +2,7 @@
 //! any, a small sorted buffer of out-of-order samples and a sorted list of native histogram
 //! samples.
 
+use super::open_chunk::OpenChunk;
 use super::spill::{ChunkBytes, SpilledChunk};
 use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::chunk::{ChunkError, XorChunk, XorIter};
@@ -58,8 +59,9 @@ struct RareSamples {
 
 #[derive(Default)]
 pub struct MemSeries {
-    head: XorChunk,
-    closed: Vec<ClosedChunk>,
+    head: OpenChunk,
+    /// Exactly as long as it needs to be: one more closed chunk reallocates it.
+    closed: Box<[ClosedChunk]>,
     /// `None` while the series has no out-of-order or histogram sample.
     rare: Option<Box<RareSamples>>,
 }
@@ -152,8 +154,10 @@ impl MemSeries {
     }
 
     fn append_in_order(&mut self, timestamp: i64, value: f64, chunk_range_ms: i64) {
-        let crosses_window = self.head.min_time().is_some_and(|first| {
-            window_start(first, chunk_range_ms) != window_start(timestamp, chunk_range_ms)
+        // A chunk lies in one window, so its newest sample tells the window (its first may
+        // be in the spill file).
+        let crosses_window = self.head.max_time().is_some_and(|newest| {
+            window_start(newest, chunk_range_ms) != window_start(timestamp, chunk_range_ms)
         });
         if self.head.num_samples() >= SAMPLES_PER_CHUNK || crosses_window {
             self.cut_head_chunk();
@@ -172,16 +176,36 @@ impl MemSeries {
         let (Some(min_time), Some(max_time)) = (self.head.min_time(), self.head.max_time()) else {
             return;
         };
-        let bytes: Box<[u8]> = self.head.bytes().into();
+        let bytes: Box<[u8]> = self.head.copy_bytes().into();
         self.head.clear();
-        // Exactly one more slot: a pushed-to-grow list starts at four 40-byte entries,
-        // and most series hold one or two closed chunks (120 bytes a series saved).
-        self.closed.reserve_exact(1);
-        self.closed.push(ClosedChunk {
+        self.push_closed(ClosedChunk {
             min_time,
             max_time,
             bytes: ChunkBytes::Heap(bytes),
         });
+    }
+
+    /// Adds a closed chunk, growing the list by exactly one entry: a pushed-to-grow list
+    /// starts at four 40-byte entries, and most series hold one or two closed chunks.
+    fn push_closed(&mut self, chunk: ClosedChunk) {
+        let mut closed = std::mem::take(&mut self.closed).into_vec();
+        closed.reserve_exact(1);
+        closed.push(chunk);
+        self.closed = closed.into_boxed_slice();
+    }
+
+    /// Whether the open chunk's settled bytes are due for the spill file.
+    pub fn open_chunk_wants_spill(&self) -> bool {
+        self.head.wants_spill()
+    }
+
+    /// The open chunk, for spilling its prefix.
+    pub fn open_chunk(&self) -> &OpenChunk {
+        &self.head
+    }
+
+    pub fn open_chunk_mut(&mut self) -> &mut OpenChunk {
+        &mut self.head
     }
 
     /// Number of closed chunks (on the heap or spilled).
@@ -232,7 +256,10 @@ impl MemSeries {
             {
                 out.reserve(usize::from(self.head.num_samples()));
             }
-            collect_range(self.head.iter(), mint, maxt, out);
+            self.head.with_bytes(|bytes| match XorIter::new(bytes) {
+                Ok(samples) => collect_range(samples, mint, maxt, out),
+                Err(err) => tracing::error!(error = %err, "unreadable open head chunk skipped"),
+            });
         }
         let late: Vec<(i64, f64)> = self
             .out_of_order()
@@ -376,22 +403,22 @@ impl MemSeries {
         }
         let mut chunks = Vec::new();
         let mut straddles = false;
-        let head = self
-            .head
-            .min_time()
-            .zip(self.head.max_time())
-            .map(|(min, max)| (min, max, self.head.bytes()));
+        let head = self.head.min_time().zip(self.head.max_time());
         for (min_time, max_time, bytes) in self
             .closed
             .iter()
-            .map(|chunk| (chunk.min_time, chunk.max_time, &chunk.bytes[..]))
-            .chain(head)
+            .map(|chunk| (chunk.min_time, chunk.max_time, Some(&chunk.bytes[..])))
+            .chain(head.map(|(min, max)| (min, max, None)))
         {
             if max_time < start || min_time >= end {
                 continue;
             }
             straddles |= min_time < start || max_time >= end;
-            chunks.push((min_time, max_time, bytes.to_vec()));
+            let bytes = match bytes {
+                Some(bytes) => bytes.to_vec(),
+                None => self.head.with_bytes(<[u8]>::to_vec),
+            };
+            chunks.push((min_time, max_time, bytes));
         }
         let late = self
             .out_of_order()
@@ -409,7 +436,7 @@ impl MemSeries {
     /// `end` keeps its newer samples, re-encoded.
     pub fn drop_before(&mut self, end: i64) {
         let mut kept = Vec::with_capacity(self.closed.len());
-        for chunk in std::mem::take(&mut self.closed) {
+        for chunk in std::mem::take(&mut self.closed).into_vec() {
             if chunk.max_time < end {
                 continue;
             }
@@ -431,13 +458,13 @@ impl MemSeries {
                 });
             }
         }
-        kept.shrink_to_fit();
-        self.closed = kept;
+        self.closed = kept.into_boxed_slice();
         match (self.head.min_time(), self.head.max_time()) {
-            (_, Some(max_time)) if max_time < end => self.head = XorChunk::new(),
+            (_, Some(max_time)) if max_time < end => self.head = OpenChunk::default(),
             (Some(min_time), Some(_)) if min_time < end => {
-                let mut rest = XorChunk::new();
-                for (timestamp, value) in self.head.iter().filter(|(t, _)| *t >= end) {
+                let samples = self.head.samples();
+                let mut rest = OpenChunk::default();
+                for (timestamp, value) in samples.into_iter().filter(|(t, _)| *t >= end) {
                     let _ = rest.append(timestamp, value);
                 }
                 self.head = rest;
@@ -453,18 +480,20 @@ impl MemSeries {
         }
     }
 
-    /// Bytes of this series' closed chunks that live in spill files.
+    /// Bytes of this series' chunks that live in spill files.
     pub fn spilled_bytes(&self) -> usize {
-        self.closed
-            .iter()
-            .filter(|chunk| chunk.bytes.is_spilled())
-            .map(|chunk| chunk.bytes.len())
-            .sum()
+        self.head.spilled_len()
+            + self
+                .closed
+                .iter()
+                .filter(|chunk| chunk.bytes.is_spilled())
+                .map(|chunk| chunk.bytes.len())
+                .sum::<usize>()
     }
 
     /// Bytes held by this series' samples (spilled chunks included), for accounting.
     pub fn sample_bytes(&self) -> usize {
-        self.head.bytes().len()
+        self.head.byte_len()
             + self
                 .closed
                 .iter()
@@ -569,8 +598,10 @@ mod tests {
     #[test]
     fn a_float_only_series_record_stays_small() {
         // The record is held per active series; out-of-order and histogram state live
-        // behind one pointer. Growing it costs memory across the whole head.
-        assert!(std::mem::size_of::<MemSeries>() <= 96);
+        // behind one pointer. Growing it costs memory across the whole head. (The open
+        // chunk's spilled-prefix reference, 16 bytes, keeps its buffer at 87 bytes
+        // instead of a whole chunk's 250.)
+        assert!(std::mem::size_of::<MemSeries>() <= 104);
         let mut series = MemSeries::new();
         series.append(1_000, 1.0, 600_000, 7_200_000);
         assert!(series.rare.is_none());

@@ -1,4 +1,5 @@
-//! Closed head chunks written out of the heap into memory-mapped files.
+//! Closed head chunks, and the settled start of open ones (see `open_chunk.rs`), written
+//! out of the heap into memory-mapped files.
 //!
 //! A closed chunk never changes, and most of them are read only when the head is cut into a
 //! block or a query reaches back in time. Kept on the heap they were half of the head's
@@ -13,7 +14,7 @@ use std::io;
 use std::ops::Deref;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use memmap2::{Mmap, MmapOptions, UncheckedAdvice};
@@ -59,6 +60,29 @@ impl SpilledChunk {
         // Only ranges that were completely written are ever handed out.
         &self.file.map[start..start + self.len as usize]
     }
+
+    pub fn byte_len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Appends the bytes to `out`, for the write path, which rereads every open chunk's
+    /// spilled prefix. It reads through the mapping (a read call each would cost more than
+    /// the rest of the spill) but keeps count of the pages that maps into the process, and
+    /// drops them once they add up to a few megabytes: mapped pages count as its resident
+    /// memory.
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.bytes());
+        self.file
+            .note_mapped(self.offset as usize, self.len as usize);
+    }
+
+    /// The first `len` bytes (fewer if it is shorter), read as [`SpilledChunk::copy_to`]
+    /// reads.
+    pub fn start(&self, len: usize) -> &[u8] {
+        let len = len.min(self.len as usize);
+        self.file.note_mapped(self.offset as usize, len);
+        &self.bytes()[..len]
+    }
 }
 
 /// Where a batch of chunks was written.
@@ -82,12 +106,58 @@ impl SpilledBatch {
     }
 }
 
+/// The kernel maps a file's pages into a process in aligned groups of this size on a read
+/// fault (its fault-around), so a group is the unit counted by [`SpillFile::note_mapped`].
+const FAULT_AROUND_BYTES: usize = 64 << 10;
+/// Groups the write path may map before the file's pages are dropped from the process.
+const MAPPED_GROUPS_BEFORE_DROP: u32 = 64;
+
 struct SpillFile {
     path: PathBuf,
     file: File,
     map: Mmap,
     /// Newest sample time of any chunk written to it.
     max_time: AtomicI64,
+    /// One bit per fault-around group the write path has read since the last drop.
+    mapped_groups: Box<[AtomicU64]>,
+    mapped_count: AtomicU32,
+}
+
+impl SpillFile {
+    /// Records that `offset..offset + len` was read through the mapping; drops the file's
+    /// pages from the process once enough groups were mapped.
+    fn note_mapped(&self, offset: usize, len: usize) {
+        let first = offset / FAULT_AROUND_BYTES;
+        let last = (offset + len.max(1) - 1) / FAULT_AROUND_BYTES;
+        for group in first..=last {
+            let Some(word) = self.mapped_groups.get(group / 64) else {
+                return;
+            };
+            let bit = 1u64 << (group % 64);
+            if word.fetch_or(bit, Ordering::Relaxed) & bit == 0
+                && self.mapped_count.fetch_add(1, Ordering::Relaxed) + 1
+                    >= MAPPED_GROUPS_BEFORE_DROP
+            {
+                self.drop_mapped_pages();
+            }
+        }
+    }
+
+    /// Drops this process's mapping of the file's pages; they stay in the page cache and
+    /// the next read maps them again with a minor fault.
+    fn drop_mapped_pages(&self) {
+        for word in self.mapped_groups.iter() {
+            word.store(0, Ordering::Relaxed);
+        }
+        self.mapped_count.store(0, Ordering::Relaxed);
+        // SAFETY: a shared, read-only mapping of a file whose written ranges never change:
+        // dropped pages are read back from the page cache or the file with the same
+        // bytes, even under a reader that holds a slice of them.
+        let dropped = unsafe { self.map.unchecked_advise(UncheckedAdvice::DontNeed) };
+        if let Err(error) = dropped {
+            tracing::debug!(path = %self.path.display(), %error, "madvise failed");
+        }
+    }
 }
 
 struct SpillState {
@@ -214,11 +284,16 @@ impl ChunkSpill {
                 .len(self.file_capacity as usize)
                 .map(&file)?
         };
+        let groups = (self.file_capacity as usize).div_ceil(FAULT_AROUND_BYTES);
         Ok(Arc::new(SpillFile {
             path,
             file,
             map,
             max_time: AtomicI64::new(i64::MIN),
+            mapped_groups: (0..groups.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            mapped_count: AtomicU32::new(0),
         }))
     }
 
@@ -234,13 +309,7 @@ impl ChunkSpill {
             .files
             .clone();
         for file in files {
-            // SAFETY: a shared, read-only mapping of a file whose written ranges never change:
-            // dropped pages are read back from the page cache or the file with the same
-            // bytes, even under a reader that holds a slice of them.
-            let dropped = unsafe { file.map.unchecked_advise(UncheckedAdvice::DontNeed) };
-            if let Err(error) = dropped {
-                tracing::debug!(path = %file.path.display(), %error, "madvise failed");
-            }
+            file.drop_mapped_pages();
         }
     }
 
