@@ -368,7 +368,12 @@ impl XorChunk {
         if count == [0, 0] {
             return None;
         }
-        let (zigzagged, _) = read_varint(&bytes[FIXED_HEADER_LEN..]).ok()?;
+        Self::first_timestamp_in_payload(&bytes[FIXED_HEADER_LEN..])
+    }
+
+    /// [`XorChunk::first_timestamp`] of a non-empty chunk's bytes after the header.
+    pub fn first_timestamp_in_payload(payload: &[u8]) -> Option<i64> {
+        let (zigzagged, _) = read_varint(payload).ok()?;
         Some(unzigzag(zigzagged))
     }
 

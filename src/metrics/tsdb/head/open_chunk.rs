@@ -37,15 +37,13 @@ impl OpenChunk {
         self.tail.is_empty()
     }
 
-    /// The first timestamp; with a spilled prefix it is read from the spill file, so the
-    /// append path never asks (see `MemSeries::append_in_order`).
+    /// The first timestamp; with a spilled prefix it is read from the spill file's
+    /// mapping, as queries read closed chunks, so the append path never asks (see
+    /// `MemSeries::append_in_order`).
     pub fn min_time(&self) -> Option<i64> {
         match &self.prefix {
-            Some(prefix) => {
-                let mut start = Vec::with_capacity(16);
-                self.tail.write_with_prefix(prefix.start(10), &mut start);
-                XorChunk::first_timestamp(&start)
-            }
+            Some(prefix) => XorChunk::first_timestamp_in_payload(prefix.bytes())
+                .or_else(|| self.with_bytes(XorChunk::first_timestamp)),
             None => self.tail.min_time(),
         }
     }

@@ -75,14 +75,6 @@ impl SpilledChunk {
         self.file
             .note_mapped(self.offset as usize, self.len as usize);
     }
-
-    /// The first `len` bytes (fewer if it is shorter), read as [`SpilledChunk::copy_to`]
-    /// reads.
-    pub fn start(&self, len: usize) -> &[u8] {
-        let len = len.min(self.len as usize);
-        self.file.note_mapped(self.offset as usize, len);
-        &self.bytes()[..len]
-    }
 }
 
 /// Where a batch of chunks was written.
