@@ -101,12 +101,13 @@ impl OpenChunk {
 
     /// The whole encoded chunk, for closing it (see [`SpilledChunk::copy_to`]).
     pub fn copy_bytes(&self) -> Vec<u8> {
-        let mut prefix = Vec::new();
-        if let Some(spilled) = &self.prefix {
-            spilled.copy_to(&mut prefix);
-        }
         let mut whole = Vec::new();
-        self.tail.write_with_prefix(&prefix, &mut whole);
+        match &self.prefix {
+            Some(spilled) => {
+                spilled.read_counted(|prefix| self.tail.write_with_prefix(prefix, &mut whole))
+            }
+            None => whole.extend_from_slice(self.tail.bytes()),
+        }
         whole
     }
 

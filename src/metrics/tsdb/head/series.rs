@@ -173,10 +173,13 @@ impl MemSeries {
     /// buffers were a fifth of the head's resident memory: series fill their chunks
     /// together, so they were freed together and left holes no later allocation filled.
     fn cut_head_chunk(&mut self) {
-        let (Some(min_time), Some(max_time)) = (self.head.min_time(), self.head.max_time()) else {
+        let Some(max_time) = self.head.max_time() else {
             return;
         };
         let bytes: Box<[u8]> = self.head.copy_bytes().into();
+        let Some(min_time) = XorChunk::first_timestamp(&bytes) else {
+            return;
+        };
         self.head.clear();
         self.push_closed(ClosedChunk {
             min_time,

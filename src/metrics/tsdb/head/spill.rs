@@ -71,9 +71,16 @@ impl SpilledChunk {
     /// drops them once they add up to a few megabytes: mapped pages count as its resident
     /// memory.
     pub fn copy_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.bytes());
+        self.read_counted(|bytes| out.extend_from_slice(bytes));
+    }
+
+    /// Calls `read` with the bytes, counting the pages read as [`SpilledChunk::copy_to`]
+    /// does.
+    pub fn read_counted<R>(&self, read: impl FnOnce(&[u8]) -> R) -> R {
+        let result = read(self.bytes());
         self.file
             .note_mapped(self.offset as usize, self.len as usize);
+        result
     }
 }
 
