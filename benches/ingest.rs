@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sightline::metrics::remote::{
-    decode_write_request, encode_write_request_v1, store, DecodeLimits, SeriesToEncode,
+    decode_write_request_known, encode_write_request_v1, store, DecodeLimits, SeriesToEncode,
 };
 use sightline::metrics::tsdb::{AppendSeries, Tsdb, TsdbOptions};
 
@@ -76,7 +76,7 @@ fn bench_append(c: &mut Criterion) {
                 let batch: Vec<AppendSeries<'_>> = label_refs
                     .iter()
                     .zip(&samples)
-                    .map(|(labels, samples)| AppendSeries { labels, samples })
+                    .map(|(labels, samples)| AppendSeries::new(labels, samples))
                     .collect();
                 tsdb.append(&batch).unwrap()
             },
@@ -97,14 +97,18 @@ fn bench_append(c: &mut Criterion) {
                 encode_write_request_v1(&series)
             },
             |body| {
-                let decoded = decode_write_request(
+                // As the server does: series sent before are found by key.
+                let session = tsdb.append_session();
+                let known = |keys: &[_]| session.known_series(keys);
+                let decoded = decode_write_request_known(
                     &body,
                     Some("application/x-protobuf"),
                     Some("snappy"),
                     &limits,
+                    Some(&known),
                 )
                 .unwrap();
-                store(&decoded, &tsdb).unwrap()
+                store(&decoded, &session).unwrap()
             },
             BatchSize::LargeInput,
         )

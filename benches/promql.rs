@@ -44,7 +44,7 @@ fn fill(db: &Tsdb) {
         let batch: Vec<AppendSeries> = refs
             .iter()
             .zip(&samples)
-            .map(|(labels, samples)| AppendSeries { labels, samples })
+            .map(|(labels, samples)| AppendSeries::new(labels, samples))
             .collect();
         db.append(&batch).expect("append");
     }

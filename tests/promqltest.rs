@@ -361,7 +361,7 @@ fn append(db: &Tsdb, load: &Load) -> Result<(), String> {
     let batch: Vec<AppendSeries> = labels
         .iter()
         .zip(&samples)
-        .map(|(labels, samples)| AppendSeries { labels, samples })
+        .map(|(labels, samples)| AppendSeries::new(labels, samples))
         .collect();
     let report = db.append(&batch).map_err(|error| error.to_string())?;
     check_report(&report)?;

@@ -176,6 +176,97 @@ fn bad_series_are_named_and_good_ones_still_stored() {
     assert_eq!(late_but_in_window.status(), 204);
 }
 
+/// The value of an unlabelled self-metric.
+fn self_metric(server: &TestServer, name: &str) -> f64 {
+    let text = server.get("/metrics").text().unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn series_sent_again_are_found_by_their_label_bytes_and_lose_nothing() {
+    let server = TestServer::start();
+    server.wait_ready();
+    let now = 1_700_000_000_000i64;
+    let fleet = |round: i64| -> Vec<Series> {
+        (0..50)
+            .map(|host| {
+                let instance = format!("host-{host}:9100");
+                let labels = [
+                    ("__name__", "node_load1"),
+                    ("instance", instance.as_str()),
+                    ("job", "node"),
+                ];
+                series(
+                    &labels,
+                    &[(now + round * 15_000, host as f64 + round as f64)],
+                )
+            })
+            .collect()
+    };
+    for round in 0..3 {
+        let mut request = fleet(round);
+        if round == 2 {
+            // Known series beside a new one and a refused one in the same request.
+            request.push(series(
+                &[("__name__", "node_load5"), ("job", "node")],
+                &[(now, 7.0)],
+            ));
+            request.push(series(&[("job", "nameless")], &[(now, 1.0)]));
+        }
+        let response = post(
+            &server,
+            encode_write_request_v1(&request),
+            "application/x-protobuf",
+        );
+        let expected = if round == 2 { 400 } else { 204 };
+        assert_eq!(response.status(), expected, "{}", response.text().unwrap());
+    }
+    // One key per stored series sent in 1.0; the refused one is not among them.
+    assert_eq!(
+        self_metric(&server, "sightline_tsdb_series_key_cache_entries"),
+        51.0
+    );
+    let counted = get_json(
+        &server,
+        &format!(
+            "/api/v1/query?query=count_over_time(node_load1%5B1m%5D)&time={}",
+            (now + 30_000) / 1000
+        ),
+    );
+    let results = counted["data"]["result"].as_array().unwrap();
+    assert_eq!(results.len(), 50, "{counted}");
+    assert!(results.iter().all(|r| r["value"][1] == "3"), "{counted}");
+    let host_7 = get_json(
+        &server,
+        &format!(
+            "/api/v1/query?query=node_load1%7Binstance%3D%22host-7:9100%22%7D&time={}",
+            (now + 30_000) / 1000
+        ),
+    );
+    assert_eq!(host_7["data"]["result"][0]["value"][1], "9", "{host_7}");
+
+    // A refused sample of a series found by key is named with its labels all the same.
+    let mut conflicting = fleet(2);
+    conflicting.truncate(1);
+    conflicting[0].1[0].1 = -1.0;
+    let response = post(
+        &server,
+        encode_write_request_v1(&conflicting),
+        "application/x-protobuf",
+    );
+    assert_eq!(response.status(), 400);
+    let message = response.text().unwrap();
+    assert!(
+        message.contains(r#"node_load1{instance="host-0:9100", job="node"}"#)
+            && message.contains("different value"),
+        "{message}"
+    );
+}
+
 #[test]
 fn unsupported_and_malformed_bodies() {
     let (_dir, path) = config_file("server:\n  limits:\n    max_decompressed_body_size: 1KB\n");

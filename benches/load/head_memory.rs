@@ -136,10 +136,7 @@ pub fn run(shape: WorkloadShape, rounds: usize, batch: usize) {
             .collect();
         for start in (0..series).step_by(batch.max(1)) {
             let appends: Vec<AppendSeries<'_>> = (start..(start + batch).min(series))
-                .map(|index| AppendSeries {
-                    labels: &borrowed[index],
-                    samples: &samples[index],
-                })
+                .map(|index| AppendSeries::new(&borrowed[index], &samples[index]))
                 .collect();
             db.append(&appends).expect("append");
         }

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::MetricsState;
-use crate::metrics::remote::{decode_write_request, store, Protocol, RemoteWriteErrorKind};
+use crate::metrics::remote::{decode_write_request_known, store, Protocol, RemoteWriteErrorKind};
 use crate::metrics::tsdb::AppendReport;
 
 pub async fn write(
@@ -38,13 +38,17 @@ pub async fn write(
     let content_encoding = header_text(header::CONTENT_ENCODING);
     let limits = state.write_limits;
     let outcome = tokio::task::spawn_blocking(move || {
-        let decoded = decode_write_request(
+        // Series sent before are found by their label bytes and skip label decoding.
+        let session = tsdb.append_session();
+        let known = |keys: &[_]| session.known_series(keys);
+        let decoded = decode_write_request_known(
             &body,
             content_type.as_deref(),
             content_encoding.as_deref(),
             &limits,
+            Some(&known),
         )?;
-        let report = store(&decoded, &tsdb);
+        let report = store(&decoded, &session);
         Ok::<_, crate::metrics::remote::RemoteWriteError>((
             decoded.protocol,
             decoded.rejection_summary(10),

@@ -11,6 +11,8 @@ use std::iter::FusedIterator;
 use super::decode::Protocol;
 use super::validate::{is_label_name, render_series, CheckedLabel, SeriesProblem};
 use crate::metrics::histogram::FloatHistogram;
+use crate::metrics::tsdb::index::SeriesRef;
+use crate::metrics::tsdb::SeriesKey;
 
 /// Counts of elements in a request. In [`DecodedWrite::stats`] they cover the series that
 /// passed validation; [`DecodedWrite::rejected_stats`] covers the rest.
@@ -95,6 +97,8 @@ pub(crate) struct LabelSpans {
 struct SeriesEntry {
     labels_end: u32,
     samples_end: u32,
+    key: Option<SeriesKey>,
+    known: Option<SeriesRef>,
 }
 
 /// A decoded request. Label text is read from the decompressed body it keeps, so reading
@@ -158,6 +162,8 @@ impl DecodedWrite {
         let sample_range = samples_start as usize..entry.samples_end as usize;
         Some(DecodedSeries {
             body: &self.body,
+            key: entry.key,
+            known: entry.known,
             labels: &self.labels[label_range],
             samples: &self.samples[sample_range.clone()],
             start_timestamps: self
@@ -214,6 +220,8 @@ impl DecodedWrite {
 #[derive(Clone, Copy)]
 pub struct DecodedSeries<'a> {
     body: &'a [u8],
+    key: Option<SeriesKey>,
+    known: Option<SeriesRef>,
     labels: &'a [LabelSpans],
     samples: &'a [(i64, f64)],
     start_timestamps: Option<&'a [i64]>,
@@ -235,7 +243,18 @@ impl<'a> DecodedSeries<'a> {
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
-    /// `(name, value)` pairs sorted by name.
+    /// The fingerprint of the series' labels as sent, when the decoder was asked for keys.
+    pub fn key(&self) -> Option<SeriesKey> {
+        self.key
+    }
+
+    /// The stored series this one is, when the decoder's lookup found it by key. Its labels
+    /// were then skipped: [`Self::labels`] is empty.
+    pub fn known(&self) -> Option<SeriesRef> {
+        self.known
+    }
+
+    /// `(name, value)` pairs sorted by name (none for a [`Self::known`] series).
     pub fn labels(&self) -> impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone + 'a {
         let series = *self;
         self.labels
@@ -359,6 +378,8 @@ pub(crate) struct BatchBuilder {
     body_address: usize,
     body_len: usize,
     samples_mark: usize,
+    /// The open series' key, if the decoder computed one.
+    open_key: Option<SeriesKey>,
     /// Histogram samples of the open series.
     open_histograms: Vec<(i64, FloatHistogram)>,
     histogram_series: Vec<HistogramSeries>,
@@ -385,6 +406,7 @@ impl BatchBuilder {
             body_address: body.as_ptr() as usize,
             body_len: body.len(),
             samples_mark: 0,
+            open_key: None,
             open_histograms: Vec::new(),
             histogram_series: Vec::new(),
         }
@@ -428,7 +450,13 @@ impl BatchBuilder {
     #[inline]
     pub fn open_series(&mut self) {
         self.samples_mark = self.samples.len();
+        self.open_key = None;
         self.open_histograms.clear();
+    }
+
+    /// Records the open series' key, handed on with it if it is kept.
+    pub fn set_series_key(&mut self, key: SeriesKey) {
+        self.open_key = Some(key);
     }
 
     pub fn push_histogram(&mut self, timestamp: i64, histogram: FloatHistogram) {
@@ -496,6 +524,24 @@ impl BatchBuilder {
         self.series.push(SeriesEntry {
             labels_end: self.labels.len() as u32,
             samples_end: self.samples.len() as u32,
+            key: self.open_key,
+            known: None,
+        });
+    }
+
+    /// Keeps the open series, a stored one found by its key, without labels. Its histogram
+    /// samples are not kept here: the decoder looks up only series without any.
+    pub fn commit_known_series(&mut self, series_ref: SeriesRef, counts: WriteStats) {
+        debug_assert!(self.open_histograms.is_empty());
+        self.stats.add(&counts);
+        if self.open_samples() == 0 {
+            return;
+        }
+        self.series.push(SeriesEntry {
+            labels_end: self.labels.len() as u32,
+            samples_end: self.samples.len() as u32,
+            key: self.open_key,
+            known: Some(series_ref),
         });
     }
 

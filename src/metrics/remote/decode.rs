@@ -15,6 +15,13 @@ use super::validate::{
     SeriesProblem,
 };
 use super::wire::{Reader, WireError, WireType};
+use crate::metrics::tsdb::index::SeriesRef;
+use crate::metrics::tsdb::{SeriesKey, SeriesKeyHasher};
+
+/// Finds stored series by key (see [`SeriesKey`]), in order. A decoder given one computes
+/// the key of each 1.0 series from its label bytes as sent, and does not decode or check
+/// the labels of the series it finds: senders repeat the same series in every request.
+pub type KnownSeries<'a> = &'a dyn Fn(&[SeriesKey]) -> Vec<Option<SeriesRef>>;
 
 /// Which remote-write message a body holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,10 +119,21 @@ pub fn decode_write_request(
     content_encoding: Option<&str>,
     limits: &DecodeLimits,
 ) -> Result<DecodedWrite, RemoteWriteError> {
+    decode_write_request_known(body, content_type, content_encoding, limits, None)
+}
+
+/// [`decode_write_request`] that skips the labels of series `known` finds.
+pub fn decode_write_request_known(
+    body: &[u8],
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    limits: &DecodeLimits,
+    known: Option<KnownSeries<'_>>,
+) -> Result<DecodedWrite, RemoteWriteError> {
     let protocol = protocol_from_content_type(content_type)?;
     check_content_encoding(content_encoding)?;
     let decompressed = decompress_snappy(body, limits.max_decompressed_bytes)?;
-    decode_protobuf(protocol, decompressed, limits)
+    decode_protobuf_known(protocol, decompressed, limits, known)
 }
 
 /// The message a `Content-Type` announces: `application/x-protobuf` or a missing header
@@ -205,6 +223,17 @@ pub fn decode_protobuf(
     body: Vec<u8>,
     limits: &DecodeLimits,
 ) -> Result<DecodedWrite, RemoteWriteError> {
+    decode_protobuf_known(protocol, body, limits, None)
+}
+
+/// [`decode_protobuf`] that skips the labels of series `known` finds (1.0 only: 2.0
+/// labels are references into a per-request symbol table, so their bytes change).
+pub fn decode_protobuf_known(
+    protocol: Protocol,
+    body: Vec<u8>,
+    limits: &DecodeLimits,
+    known: Option<KnownSeries<'_>>,
+) -> Result<DecodedWrite, RemoteWriteError> {
     let limit = limits.max_decompressed_bytes.min(u32::MAX as usize);
     if body.len() > limit {
         return Err(RemoteWriteError::BodyTooLarge {
@@ -213,7 +242,7 @@ pub fn decode_protobuf(
         });
     }
     let builder = match protocol {
-        Protocol::V1 => decode_v1(&body, limits),
+        Protocol::V1 => decode_v1(&body, limits, known),
         Protocol::V2 => decode_v2(&body, limits),
     };
     match builder {
@@ -238,10 +267,16 @@ fn expect_wire_type(
 // Remote write 1.0
 
 /// `WriteRequest`: 1 = TimeSeries, 3 = MetricMetadata.
-fn decode_v1(body: &[u8], limits: &DecodeLimits) -> Result<BatchBuilder, WireError> {
+fn decode_v1(
+    body: &[u8],
+    limits: &DecodeLimits,
+    known: Option<KnownSeries<'_>>,
+) -> Result<BatchBuilder, WireError> {
     // A node_exporter-like label takes about 20 bytes on the wire.
     let mut builder = BatchBuilder::new(Protocol::V1, body, 20);
     let mut labels = Vec::with_capacity(32);
+    let mut lookups = known.map_or_else(Vec::new, |find| v1_known_series(body, find));
+    lookups.reverse();
     let mut reader = Reader::new(body);
     let mut index = 0;
     while !reader.is_empty() {
@@ -250,7 +285,8 @@ fn decode_v1(body: &[u8], limits: &DecodeLimits) -> Result<BatchBuilder, WireErr
             1 => {
                 expect_wire_type(&reader, wire_type, WireType::Len)?;
                 let series = reader.read_message()?;
-                decode_v1_series(series, index, &mut builder, &mut labels, limits)?;
+                let lookup = lookups.pop().unwrap_or_default();
+                decode_v1_series(series, index, lookup, &mut builder, &mut labels, limits)?;
                 index += 1;
             }
             3 => {
@@ -264,11 +300,82 @@ fn decode_v1(body: &[u8], limits: &DecodeLimits) -> Result<BatchBuilder, WireErr
     Ok(builder)
 }
 
+/// What the key lookup found for one 1.0 series: its key (`None` for a series that carries
+/// histograms, whose labels are always decoded) and the stored series with that key.
+#[derive(Clone, Copy, Default)]
+struct SeriesLookup {
+    key: Option<SeriesKey>,
+    known: Option<SeriesRef>,
+}
+
+/// Keys every 1.0 series of `body` and looks them all up at once, in request order. Empty
+/// when the body is malformed: the decode proper then finds and reports the problem.
+fn v1_known_series(body: &[u8], find: KnownSeries<'_>) -> Vec<SeriesLookup> {
+    let mut keys = Vec::new();
+    let mut reader = Reader::new(body);
+    while !reader.is_empty() {
+        let Ok((field, wire_type)) = reader.read_key() else {
+            return Vec::new();
+        };
+        let scanned = match (field, wire_type) {
+            (1, WireType::Len) => reader.read_message().and_then(v1_series_key).map(Some),
+            _ => reader.skip(field, wire_type).map(|()| None),
+        };
+        match scanned {
+            Ok(Some(key)) => keys.push(key),
+            Ok(None) => {}
+            Err(_) => return Vec::new(),
+        }
+    }
+    let wanted: Vec<SeriesKey> = keys.iter().flatten().copied().collect();
+    let mut found = find(&wanted).into_iter();
+    keys.into_iter()
+        .map(|key| SeriesLookup {
+            key,
+            known: key.and_then(|_| found.next().flatten()),
+        })
+        .collect()
+}
+
+/// The key of a 1.0 `TimeSeries`: its label fields' bytes as sent (key, length and
+/// `Label` message each), in order. `None` if it carries histograms.
+fn v1_series_key(mut series: Reader<'_>) -> Result<Option<SeriesKey>, WireError> {
+    let mut hasher = SeriesKeyHasher::new();
+    // Labels normally come as one run of fields: hash runs, not fields.
+    let mut run: &[u8] = &[];
+    let mut run_len = 0;
+    while !series.is_empty() {
+        let before = series.remaining();
+        let (field, wire_type) = series.read_key()?;
+        if field == 1 && wire_type == WireType::Len {
+            series.read_len()?;
+            if run_len == 0 {
+                run = before;
+            }
+            run_len += before.len() - series.remaining().len();
+            continue;
+        }
+        if field == 4 {
+            return Ok(None);
+        }
+        if run_len > 0 {
+            hasher.write(&run[..run_len]);
+            run_len = 0;
+        }
+        series.skip(field, wire_type)?;
+    }
+    if run_len > 0 {
+        hasher.write(&run[..run_len]);
+    }
+    Ok(Some(hasher.finish()))
+}
+
 /// `TimeSeries`: 1 = Label, 2 = Sample, 3 = Exemplar, 4 = Histogram.
 #[inline]
 fn decode_v1_series<'a>(
     mut series: Reader<'a>,
     index: usize,
+    lookup: SeriesLookup,
     builder: &mut BatchBuilder,
     labels: &mut Vec<CheckedLabel<'a>>,
     limits: &DecodeLimits,
@@ -276,6 +383,9 @@ fn decode_v1_series<'a>(
     let whole_series = series.clone();
     labels.clear();
     builder.open_series();
+    if let Some(key) = lookup.key {
+        builder.set_series_key(key);
+    }
     let mut counts = WriteStats::default();
     let mut problem = None;
     while !series.is_empty() {
@@ -283,6 +393,11 @@ fn decode_v1_series<'a>(
         match field {
             1 => {
                 expect_wire_type(&series, wire_type, WireType::Len)?;
+                if lookup.known.is_some() {
+                    // The same bytes were decoded and checked when the series was stored.
+                    series.read_len()?;
+                    continue;
+                }
                 let (name, value) = read_v1_label(series.read_message()?)?;
                 if problem.is_some() {
                     continue;
@@ -321,11 +436,13 @@ fn decode_v1_series<'a>(
     }
     let checked = match problem {
         Some(problem) => Err(problem),
+        None if lookup.known.is_some() => Ok(()),
         None => check_label_set(labels, limits),
     };
-    match checked {
-        Ok(()) => builder.commit_series(labels, counts),
-        Err(problem) => {
+    match (checked, lookup.known) {
+        (Ok(()), Some(series_ref)) => builder.commit_known_series(series_ref, counts),
+        (Ok(()), None) => builder.commit_series(labels, counts),
+        (Err(problem), _) => {
             builder.reject_series(index, || render_v1_series(whole_series), problem, counts);
         }
     }
@@ -1078,6 +1195,151 @@ mod tests {
         let mut body = Vec::new();
         len_field(1, &series, &mut body);
         assert!(decode_protobuf(Protocol::V1, body, &DecodeLimits::default()).is_err());
+    }
+
+    /// Decodes a 1.0 body with a lookup that knows `stored` (key → ref) and records the
+    /// keys it was asked for.
+    fn decode_known(
+        body: Vec<u8>,
+        stored: &[(SeriesKey, SeriesRef)],
+        asked: &std::cell::RefCell<Vec<SeriesKey>>,
+    ) -> Result<DecodedWrite, RemoteWriteError> {
+        let find = |keys: &[SeriesKey]| {
+            asked.borrow_mut().extend_from_slice(keys);
+            keys.iter()
+                .map(|key| stored.iter().find(|(k, _)| k == key).map(|(_, r)| *r))
+                .collect()
+        };
+        decode_protobuf_known(Protocol::V1, body, &DecodeLimits::default(), Some(&find))
+    }
+
+    #[test]
+    fn series_found_by_key_skip_their_labels_and_keep_their_samples() {
+        let input = node_series();
+        let v1 = |series: &[SeriesToEncode]| {
+            decompress_snappy(&encode_write_request_v1(series), 1 << 20).unwrap()
+        };
+        let body = v1(&input);
+        let asked = std::cell::RefCell::new(Vec::new());
+        // Nothing stored yet: every series decodes in full and carries its key.
+        let first = decode_known(body.clone(), &[], &asked).unwrap();
+        // Owned series with samples as bits (stale markers are NaNs).
+        let comparable = |decoded: &DecodedWrite| -> Vec<_> {
+            decoded
+                .series()
+                .map(|s| (s.to_owned_series().labels, sample_bits(s.samples())))
+                .collect()
+        };
+        let plain = decode_protobuf(Protocol::V1, body.clone(), &DecodeLimits::default());
+        assert_eq!(comparable(&first), comparable(&plain.unwrap()));
+        let keys: Vec<SeriesKey> = first.series().map(|s| s.key().unwrap()).collect();
+        assert_eq!(*asked.borrow(), keys);
+        assert!(first.series().all(|s| s.known().is_none()));
+        assert_eq!(
+            keys.iter().collect::<std::collections::HashSet<_>>().len(),
+            3,
+            "distinct series, distinct keys"
+        );
+
+        // The same series again, with other samples: the two stored ones are found, their
+        // labels skipped, their samples kept; the third decodes in full.
+        let mut again = input.clone();
+        for (_, samples) in &mut again {
+            samples
+                .iter_mut()
+                .for_each(|(t, _)| *t = t.wrapping_add(15_000));
+        }
+        let stored = [(keys[0], 7), (keys[2], 9)];
+        asked.borrow_mut().clear();
+        let second = decode_known(v1(&again), &stored, &asked).unwrap();
+        assert_eq!(*asked.borrow(), keys, "same labels, same keys");
+        let got: Vec<_> = second.series().collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[0].known(), got[0].label_count()), (Some(7), 0));
+        assert_eq!((got[1].known(), got[1].label_count()), (None, 3));
+        assert_eq!((got[2].known(), got[2].label_count()), (Some(9), 0));
+        let plain = decode_protobuf(Protocol::V1, v1(&again), &DecodeLimits::default()).unwrap();
+        for (series, plain) in got.iter().zip(plain.series()) {
+            assert_eq!(sample_bits(series.samples()), sample_bits(plain.samples()));
+        }
+        assert_eq!(
+            got[1].to_owned_series().labels,
+            plain.get(1).unwrap().to_owned_series().labels
+        );
+        assert_eq!(second.stats.samples, first.stats.samples);
+    }
+
+    #[test]
+    fn keys_follow_label_bytes_and_skip_series_with_histograms_or_bad_bodies() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let key_of = |series_bytes: Vec<u8>| {
+            let mut body = Vec::new();
+            len_field(1, &series_bytes, &mut body);
+            let decoded = decode_known(body, &[], &asked).unwrap();
+            decoded.get(0).and_then(|s| s.key())
+        };
+        let with = |labels: &[(&[u8], &[u8])], extra: &dyn Fn(&mut Vec<u8>)| {
+            let mut series = Vec::new();
+            for (name, value) in labels {
+                len_field(1, &v1_label(name, value), &mut series);
+            }
+            extra(&mut series);
+            series
+        };
+        let sample = |out: &mut Vec<u8>| len_field(2, &v1_sample(1, 1.0), out);
+        let up: &[(&[u8], &[u8])] = &[(b"__name__", b"up"), (b"job", b"a")];
+        let base = key_of(with(up, &sample)).unwrap();
+        // Samples, exemplars and the order of samples and labels do not change the key.
+        let samples_first = {
+            let mut series = Vec::new();
+            sample(&mut series);
+            series.extend(with(up, &|_| {}));
+            series
+        };
+        assert_eq!(key_of(samples_first), Some(base));
+        let exemplar = |out: &mut Vec<u8>| {
+            sample(out);
+            len_field(3, b"", out);
+        };
+        assert_eq!(key_of(with(up, &exemplar)), Some(base));
+        // Any other label byte does.
+        let other: &[(&[u8], &[u8])] = &[(b"__name__", b"up"), (b"job", b"b")];
+        assert_ne!(key_of(with(other, &sample)), Some(base));
+        // Labels split by a sample hash as two runs, not as one.
+        let split = {
+            let mut series = with(&up[..1], &sample);
+            series.extend(with(&up[1..], &|_| {}));
+            series
+        };
+        assert_ne!(key_of(split), Some(base));
+
+        // A series with histograms gets no key and always decodes its labels.
+        asked.borrow_mut().clear();
+        let histogram = |out: &mut Vec<u8>| {
+            sample(out);
+            len_field(4, b"", out);
+        };
+        let mut body = Vec::new();
+        len_field(1, &with(up, &histogram), &mut body);
+        let stored = [(base, 3)];
+        let decoded = decode_known(body, &stored, &asked);
+        assert!(asked.borrow().is_empty());
+        if let Ok(decoded) = decoded {
+            assert!(decoded
+                .series()
+                .all(|s| s.known().is_none() && s.key().is_none()));
+        }
+
+        // A malformed body is looked up not at all, and fails as without a lookup.
+        let mut body = Vec::new();
+        len_field(1, &with(up, &sample), &mut body);
+        body.extend_from_slice(&[0x0a, 0x05, 0x0a]);
+        asked.borrow_mut().clear();
+        let with_lookup = decode_known(body.clone(), &stored, &asked).err();
+        assert!(asked.borrow().is_empty());
+        let without = decode_protobuf(Protocol::V1, body, &DecodeLimits::default()).err();
+        assert!(with_lookup.is_some());
+        assert_eq!(with_lookup, without);
     }
 
     #[test]

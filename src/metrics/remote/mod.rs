@@ -34,8 +34,9 @@ pub use batch::{
     MAX_REJECTED_LISTED,
 };
 pub use decode::{
-    check_content_encoding, decode_protobuf, decode_write_request, decompress_snappy,
-    protocol_from_content_type, Protocol, RemoteWriteError, RemoteWriteErrorKind,
+    check_content_encoding, decode_protobuf, decode_protobuf_known, decode_write_request,
+    decode_write_request_known, decompress_snappy, protocol_from_content_type, KnownSeries,
+    Protocol, RemoteWriteError, RemoteWriteErrorKind,
 };
 pub use encode::{
     encode_write_request_v1, encode_write_request_v2, snappy_compress, SeriesToEncode,

@@ -1,10 +1,16 @@
 //! Hands a decoded request's accepted series to the TSDB appender in one batch.
 
 use super::DecodedWrite;
-use crate::metrics::tsdb::{AppendHistogramSeries, AppendReport, AppendSeries, Tsdb, TsdbError};
+use crate::metrics::tsdb::{
+    AppendHistogramSeries, AppendReport, AppendSeries, AppendSession, TsdbError,
+};
 
-/// Stores every accepted series of `decoded`; blocking until durable.
-pub fn store(decoded: &DecodedWrite, tsdb: &Tsdb) -> Result<AppendReport, TsdbError> {
+/// Stores every accepted series of `decoded`; blocking until durable. `session` must be
+/// the one whose lookups the decoder used, if it used any.
+pub fn store(
+    decoded: &DecodedWrite,
+    session: &AppendSession<'_>,
+) -> Result<AppendReport, TsdbError> {
     // Every series' labels in one list (one allocation per request, not per series).
     let mut labels: Vec<(&str, &str)> = Vec::new();
     let mut ends = Vec::with_capacity(decoded.len());
@@ -21,10 +27,12 @@ pub fn store(decoded: &DecodedWrite, tsdb: &Tsdb) -> Result<AppendReport, TsdbEr
             Some(AppendSeries {
                 labels: &labels[range],
                 samples: series.samples(),
+                key: series.key(),
+                known: series.known(),
             })
         })
         .collect();
-    let mut report = tsdb.append(&batch)?;
+    let mut report = session.append(&batch)?;
     if !decoded.histogram_series.is_empty() {
         let labels: Vec<Vec<(&str, &str)>> = decoded
             .histogram_series
@@ -46,7 +54,7 @@ pub fn store(decoded: &DecodedWrite, tsdb: &Tsdb) -> Result<AppendReport, TsdbEr
                 samples: &series.samples,
             })
             .collect();
-        let histograms = tsdb.append_histograms(&batch)?;
+        let histograms = session.append_histograms(&batch)?;
         report.histograms_stored += histograms.samples_stored;
         report.series_created += histograms.series_created;
         report.samples_rejected += histograms.samples_rejected;

@@ -426,7 +426,7 @@ async fn append(
         let batch: Vec<AppendSeries<'_>> = series
             .iter()
             .zip(&label_refs)
-            .map(|((_, samples), labels)| AppendSeries { labels, samples })
+            .map(|((_, samples), labels)| AppendSeries::new(labels, samples))
             .collect();
         tsdb.append(&batch)
             .map(|report| report.errors)

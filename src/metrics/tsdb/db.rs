@@ -15,10 +15,12 @@ use super::checkpoint;
 use super::error::TsdbError;
 use super::head::{AppendOutcome, Head, SeriesData, SeriesSamples};
 use super::index::{Matcher, SeriesRef};
+use super::key_cache::KeyCache;
 use super::labels::{format_labels, validate_labels};
 use super::options::TsdbOptions;
 use super::querier::merge_series;
 use super::records::{self, HeadRecord};
+use super::series_key::SeriesKey;
 use super::tombstones::{Tombstone, Tombstones};
 use super::wal::{ReplayIter, SyncMode, Wal, WalOptions};
 use crate::metrics::histogram::FloatHistogram;
@@ -35,6 +37,23 @@ pub const HEAD_CHUNKS_DIR_NAME: &str = "chunks_head";
 pub struct AppendSeries<'a> {
     pub labels: &'a [(&'a str, &'a str)],
     pub samples: &'a [(i64, f64)],
+    /// The caller's fingerprint of the series (see [`SeriesKey`]): once the series is
+    /// stored, [`super::AppendSession::known_series`] finds it by this key.
+    pub key: Option<SeriesKey>,
+    /// The series as [`super::AppendSession::known_series`] found it in the same session;
+    /// its `labels` are then not read and may be empty.
+    pub known: Option<SeriesRef>,
+}
+
+impl<'a> AppendSeries<'a> {
+    pub fn new(labels: &'a [(&'a str, &'a str)], samples: &'a [(i64, f64)]) -> Self {
+        AppendSeries {
+            labels,
+            samples,
+            key: None,
+            known: None,
+        }
+    }
 }
 
 /// One series' native histogram samples in an append batch; labels sorted by name.
@@ -105,6 +124,9 @@ pub struct Tsdb {
     pub(super) maintenance: Mutex<()>,
     pub(super) maintenance_counters: MaintenanceCounters,
     pub(super) tombstones: Tombstones,
+    /// Series keys of stored series (see [`AppendSession`]); emptied whenever series leave
+    /// the head, under the append gate.
+    pub(super) known_keys: RwLock<KeyCache>,
 }
 
 impl Tsdb {
@@ -187,6 +209,7 @@ impl Tsdb {
             maintenance: Mutex::new(()),
             maintenance_counters,
             tombstones,
+            known_keys: RwLock::new(KeyCache::new()),
         })
     }
 
@@ -205,20 +228,34 @@ impl Tsdb {
     /// Stores a batch. Blocking: returns once everything stored is durable. Bad series and
     /// refused samples are reported; the rest of the batch is stored regardless.
     pub fn append(&self, batch: &[AppendSeries<'_>]) -> Result<AppendReport, TsdbError> {
-        let _gate = self
-            .append_gate
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.append_session().append(batch)
+    }
+
+    /// [`Tsdb::append`] with the append gate held by the caller.
+    pub(super) fn append_gated(
+        &self,
+        batch: &[AppendSeries<'_>],
+    ) -> Result<AppendReport, TsdbError> {
         let mut report = AppendReport::default();
         let batch: Vec<&AppendSeries<'_>> = batch
             .iter()
             .filter(|series| !series.samples.is_empty())
             .collect();
-        // Known series are found in one pass over the index; new ones are created after.
-        let label_sets: Vec<&[(&str, &str)]> = batch.iter().map(|series| series.labels).collect();
-        let found = self.head.index().get_many(&label_sets);
+        // Series not known by key are looked up in one pass over the index; new ones are
+        // created after.
+        let label_sets: Vec<&[(&str, &str)]> = batch
+            .iter()
+            .filter(|series| series.known.is_none())
+            .map(|series| series.labels)
+            .collect();
+        let mut found = self.head.index().get_many(&label_sets).into_iter();
         let mut series_refs: Vec<(SeriesRef, usize)> = Vec::with_capacity(batch.len());
-        for (position, (series, found)) in batch.iter().zip(found).enumerate() {
+        let mut to_remember: Vec<(SeriesKey, SeriesRef)> = Vec::new();
+        for (position, series) in batch.iter().enumerate() {
+            let found = match series.known {
+                Some(known) => Some(known),
+                None => found.next().flatten(),
+            };
             let series_ref = match found {
                 Some(series_ref) => series_ref,
                 None => {
@@ -231,6 +268,9 @@ impl Tsdb {
                     series_ref
                 }
             };
+            if let (Some(key), None) = (series.key, series.known) {
+                to_remember.push((key, series_ref));
+            }
             series_refs.push((series_ref, position));
         }
         let to_check: Vec<SeriesSamples<'_>> = series_refs
@@ -249,7 +289,8 @@ impl Tsdb {
             let series = batch[*position];
             let first_kept = kept.len();
             for (sample, outcome) in series.samples.iter().zip(outcomes.by_ref()) {
-                if self.accept_or_report(&mut report, series.labels, sample.0, *outcome) {
+                let name = || self.describe(series.labels, *series_ref);
+                if self.accept_or_report(&mut report, name, sample.0, *outcome) {
                     kept.push(*sample);
                 }
             }
@@ -271,11 +312,54 @@ impl Tsdb {
             .map(|(series_ref, range)| (*series_ref, &kept[range.clone()]))
             .collect();
         records::encode_samples(&mut samples_payload, &sample_refs);
-        self.log(&to_log, |position| batch[position].labels, &samples_payload)?;
+        // A series found by key is logged already unless the append that created it failed
+        // to reach the WAL; its labels then come from the index.
+        let from_index: Vec<(usize, Vec<(String, String)>)> = to_log
+            .iter()
+            .filter(|(_, position)| batch[*position].known.is_some())
+            .map(|(series_ref, position)| (*position, self.head.index().labels_owned(*series_ref)))
+            .collect();
+        let from_index: Vec<(usize, Vec<(&str, &str)>)> = from_index
+            .iter()
+            .map(|(position, labels)| {
+                let pairs = labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                (*position, pairs.collect())
+            })
+            .collect();
+        let labels_at = |position: usize| match from_index.iter().find(|(p, _)| *p == position) {
+            Some((_, labels)) => labels.as_slice(),
+            None => batch[position].labels,
+        };
+        self.log(&to_log, labels_at, &samples_payload)?;
+        self.remember(&to_remember);
 
         self.head.apply_many(&sample_refs);
         report.samples_stored += kept.len() as u64;
         Ok(report)
+    }
+
+    /// Makes newly resolved series findable by their keys.
+    fn remember(&self, keys: &[(SeriesKey, SeriesRef)]) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut known = self
+            .known_keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key, series_ref) in keys {
+            known.insert(key, *series_ref);
+        }
+    }
+
+    /// The series' labels for a message: as given, or from the index for a series found
+    /// by key.
+    fn describe(&self, labels: &[(&str, &str)], series_ref: SeriesRef) -> String {
+        if labels.is_empty() {
+            format_labels(&self.head.index().labels_owned(series_ref))
+        } else {
+            format_labels(labels)
+        }
     }
 
     /// Writes a samples record to the WAL (durable when this returns), with the
@@ -338,7 +422,7 @@ impl Tsdb {
     fn accept_or_report(
         &self,
         report: &mut AppendReport,
-        labels: &[(&str, &str)],
+        series_name: impl Fn() -> String,
         timestamp: i64,
         outcome: AppendOutcome,
     ) -> bool {
@@ -348,7 +432,7 @@ impl Tsdb {
             AppendOutcome::TooOld => report.reject(1, || {
                 format!(
                     "{}: sample at {timestamp} is older than the out-of-order window of {} (storage.tsdb.out_of_order_window)",
-                    format_labels(labels),
+                    series_name(),
                     self.options.out_of_order_window
                 )
             }),
@@ -360,7 +444,7 @@ impl Tsdb {
                 report.reject(1, || {
                     format!(
                         "{}: sample at {timestamp} is older than {}, the start of the in-memory range (older data is already persisted in blocks)",
-                        format_labels(labels),
+                        series_name(),
                         self.head.min_valid_time()
                     )
                 })
@@ -368,7 +452,7 @@ impl Tsdb {
             AppendOutcome::ConflictingValue => report.reject(1, || {
                 format!(
                     "{}: duplicate sample for timestamp {timestamp} with a different value",
-                    format_labels(labels)
+                    series_name()
                 )
             }),
         }
@@ -382,10 +466,14 @@ impl Tsdb {
         &self,
         batch: &[AppendHistogramSeries<'_>],
     ) -> Result<AppendReport, TsdbError> {
-        let _gate = self
-            .append_gate
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.append_session().append_histograms(batch)
+    }
+
+    /// [`Tsdb::append_histograms`] with the append gate held by the caller.
+    pub(super) fn append_histograms_gated(
+        &self,
+        batch: &[AppendHistogramSeries<'_>],
+    ) -> Result<AppendReport, TsdbError> {
         let mut report = AppendReport::default();
         let mut accepted: Vec<(SeriesRef, Vec<(i64, FloatHistogram)>)> = Vec::new();
         let mut to_log: Vec<(SeriesRef, usize)> = Vec::new();
@@ -405,7 +493,8 @@ impl Tsdb {
                 .check_histograms(series_ref, series.samples, &mut outcomes);
             let mut kept = Vec::new();
             for (sample, outcome) in series.samples.iter().zip(&outcomes) {
-                if self.accept_or_report(&mut report, series.labels, sample.0, *outcome) {
+                let name = || format_labels(series.labels);
+                if self.accept_or_report(&mut report, name, sample.0, *outcome) {
                     kept.push(sample.clone());
                 }
             }
@@ -789,6 +878,25 @@ impl Collect for Tsdb {
             MetricKind::Counter,
             "Samples refused because their time range is already persisted in blocks.",
             load(&counters.out_of_bounds),
+        );
+        let (keys, key_bytes) = {
+            let known = self
+                .known_keys
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (known.len(), known.memory_bytes())
+        };
+        out.single(
+            "sightline_tsdb_series_key_cache_entries",
+            MetricKind::Gauge,
+            "Series findable by the key of their labels as a sender encodes them (remote write skips decoding those labels).",
+            keys as f64,
+        );
+        out.single(
+            "sightline_tsdb_series_key_cache_bytes",
+            MetricKind::Gauge,
+            "Memory of the series key cache.",
+            key_bytes as f64,
         );
         out.single(
             "sightline_tsdb_head_series_removed_total",

@@ -118,7 +118,16 @@ impl Tsdb {
                 .append_gate
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            report.series_removed += self.head.remove_empty_series();
+            let removed = self.head.remove_empty_series();
+            if removed > 0 {
+                // Keys may point at removed series; those still live are found again by
+                // label on their next append.
+                self.known_keys
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .clear();
+            }
+            report.series_removed += removed;
         }
         match self.checkpoint_wal() {
             Ok(removed) => {

@@ -13,11 +13,14 @@ mod db;
 mod error;
 mod head;
 pub mod index;
+mod key_cache;
 pub mod labels;
 mod maintain;
 mod options;
 mod querier;
 mod records;
+mod series_key;
+mod session;
 mod snapshot;
 mod tombstones;
 pub mod wal;
@@ -29,6 +32,8 @@ pub use error::TsdbError;
 pub use head::SeriesData;
 pub use maintain::MaintainReport;
 pub use options::TsdbOptions;
+pub use series_key::{SeriesKey, SeriesKeyHasher};
+pub use session::AppendSession;
 pub use snapshot::SNAPSHOTS_DIR_NAME;
 
 /// Series per thread below which a selection is decoded on the calling thread alone.

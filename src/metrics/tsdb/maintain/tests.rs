@@ -68,7 +68,7 @@ fn append_at(db: &Tsdb, count: usize, timestamp: i64) {
     let batch: Vec<AppendSeries<'_>> = label_refs
         .iter()
         .zip(&samples)
-        .map(|(labels, samples)| AppendSeries { labels, samples })
+        .map(|(labels, samples)| AppendSeries::new(labels, samples))
         .collect();
     let report = db.append(&batch).unwrap();
     assert_eq!(report.samples_rejected, 0, "{:?}", report.errors);
@@ -140,10 +140,7 @@ fn head_cut_persists_windows_and_survives_restart() {
         // Too old now: refused, with a message.
         let labels = [("__name__", "requests_total"), ("instance", "host-0")];
         let report = db
-            .append(&[AppendSeries {
-                labels: &labels,
-                samples: &[(HOUR, 1.0)],
-            }])
+            .append(&[AppendSeries::new(&labels, &[(HOUR, 1.0)])])
             .unwrap();
         assert_eq!(report.samples_rejected, 1);
         assert!(
@@ -267,10 +264,7 @@ fn queries_merge_head_and_blocks() {
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let report = db
-        .append(&[AppendSeries {
-            labels: &refs,
-            samples: &[(201 * 60_000, 7.0)],
-        }])
+        .append(&[AppendSeries::new(&refs, &[(201 * 60_000, 7.0)])])
         .unwrap();
     assert_eq!(report.series_created, 1);
     drop(db);
@@ -607,9 +601,8 @@ fn block_size_benchmark() {
         let batch: Vec<AppendSeries<'_>> = set
             .iter()
             .zip(&label_refs)
-            .map(|((_, samples), labels)| AppendSeries {
-                labels,
-                samples: std::slice::from_ref(&samples[step]),
+            .map(|((_, samples), labels)| {
+                AppendSeries::new(labels, std::slice::from_ref(&samples[step]))
             })
             .collect();
         db.append(&batch).unwrap();
@@ -853,11 +846,7 @@ fn histograms_go_through_head_cut_compaction_checkpoint_and_restart() {
             .unwrap()
         } else {
             let samples = [(t, minute as f64)];
-            db.append(&[AppendSeries {
-                labels: &labels,
-                samples: &samples,
-            }])
-            .unwrap()
+            db.append(&[AppendSeries::new(&labels, &samples)]).unwrap()
         };
         assert_eq!(report.samples_rejected, 0, "{:?}", report.errors);
         if minute % 60 == 59 {
@@ -866,10 +855,7 @@ fn histograms_go_through_head_cut_compaction_checkpoint_and_restart() {
     }
     // A float at a histogram's timestamp conflicts.
     let conflict = db
-        .append(&[AppendSeries {
-            labels: &labels,
-            samples: &[(380 * 60_000, 1.0)],
-        }])
+        .append(&[AppendSeries::new(&labels, &[(380 * 60_000, 1.0)])])
         .unwrap();
     assert_eq!(conflict.samples_rejected, 1);
 
