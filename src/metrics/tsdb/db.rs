@@ -39,10 +39,11 @@ pub struct AppendSeries<'a> {
     pub samples: &'a [(i64, f64)],
     /// The caller's fingerprint of the series (see [`SeriesKey`]): once the series is
     /// stored, [`super::AppendSession::known_series`] finds it by this key.
-    pub key: Option<SeriesKey>,
+    pub(crate) key: Option<SeriesKey>,
     /// The series as [`super::AppendSession::known_series`] found it in the same session;
-    /// its `labels` are then not read and may be empty.
-    pub known: Option<SeriesRef>,
+    /// its `labels` are then not read and may be empty. Trusted: only a lookup in the
+    /// session that appends may set it.
+    pub(crate) known: Option<SeriesRef>,
 }
 
 impl<'a> AppendSeries<'a> {
@@ -116,7 +117,8 @@ pub struct Tsdb {
     /// Open blocks, sorted by `(min_time, id)`. Queries clone the `Arc`s and read without
     /// the lock; maintenance swaps entries.
     pub(super) blocks: RwLock<Vec<Arc<Block>>>,
-    /// Appends hold it shared from validation to apply; the head cut takes it exclusively
+    /// Appends hold it shared from validation to apply (remote write: from the key lookups
+    /// to apply, see [`super::AppendSession`]); the head cut takes it exclusively
     /// for its two short critical sections (raising the head's lower bound, removing empty
     /// series), so that neither interleaves with an append.
     pub(super) append_gate: RwLock<()>,
@@ -253,7 +255,10 @@ impl Tsdb {
         let mut to_remember: Vec<(SeriesKey, SeriesRef)> = Vec::new();
         for (position, series) in batch.iter().enumerate() {
             let found = match series.known {
-                Some(known) => Some(known),
+                Some(known) => {
+                    debug_assert!(self.head.index().contains_ref(known), "stale {known}");
+                    Some(known)
+                }
                 None => found.next().flatten(),
             };
             let series_ref = match found {
@@ -289,7 +294,7 @@ impl Tsdb {
             let series = batch[*position];
             let first_kept = kept.len();
             for (sample, outcome) in series.samples.iter().zip(outcomes.by_ref()) {
-                let name = || self.describe(series.labels, *series_ref);
+                let name = || self.describe(series, *series_ref);
                 if self.accept_or_report(&mut report, name, sample.0, *outcome) {
                     kept.push(*sample);
                 }
@@ -312,22 +317,20 @@ impl Tsdb {
             .map(|(series_ref, range)| (*series_ref, &kept[range.clone()]))
             .collect();
         records::encode_samples(&mut samples_payload, &sample_refs);
-        // A series found by key is logged already unless the append that created it failed
-        // to reach the WAL; its labels then come from the index.
-        let from_index: Vec<(usize, Vec<(String, String)>)> = to_log
+        // A series found by key is logged already unless none of its samples was ever
+        // applied (say, all refused); its labels then come from the index.
+        let owned: Vec<(usize, Vec<(String, String)>)> = to_log
             .iter()
             .filter(|(_, position)| batch[*position].known.is_some())
             .map(|(series_ref, position)| (*position, self.head.index().labels_owned(*series_ref)))
             .collect();
-        let from_index: Vec<(usize, Vec<(&str, &str)>)> = from_index
-            .iter()
-            .map(|(position, labels)| {
-                let pairs = labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-                (*position, pairs.collect())
-            })
-            .collect();
-        let labels_at = |position: usize| match from_index.iter().find(|(p, _)| *p == position) {
-            Some((_, labels)) => labels.as_slice(),
+        let mut from_index: Vec<Option<Vec<(&str, &str)>>> = vec![None; batch.len()];
+        for (position, labels) in &owned {
+            let pairs = labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            from_index[*position] = Some(pairs.collect());
+        }
+        let labels_at = |position: usize| match &from_index[position] {
+            Some(labels) => labels.as_slice(),
             None => batch[position].labels,
         };
         self.log(&to_log, labels_at, &samples_payload)?;
@@ -343,10 +346,16 @@ impl Tsdb {
         if keys.is_empty() {
             return;
         }
+        let series = self.head.num_series();
         let mut known = self
             .known_keys
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Normally one key per series; far more means a sender encodes its series in
+        // changing ways, and only the newest keys are worth keeping.
+        if known.len() + keys.len() > 2 * series + 1024 {
+            known.clear_for(series);
+        }
         for (key, series_ref) in keys {
             known.insert(key, *series_ref);
         }
@@ -354,11 +363,11 @@ impl Tsdb {
 
     /// The series' labels for a message: as given, or from the index for a series found
     /// by key.
-    fn describe(&self, labels: &[(&str, &str)], series_ref: SeriesRef) -> String {
-        if labels.is_empty() {
+    fn describe(&self, series: &AppendSeries<'_>, series_ref: SeriesRef) -> String {
+        if series.known.is_some() {
             format_labels(&self.head.index().labels_owned(series_ref))
         } else {
-            format_labels(labels)
+            format_labels(series.labels)
         }
     }
 
@@ -380,9 +389,8 @@ impl Tsdb {
             .collect();
         let mut series_payload = Vec::new();
         records::encode_series(&mut series_payload, &label_refs);
+        // The head counts these series as logged once their samples are applied.
         self.wal.append_batch(&[&series_payload, samples_payload])?;
-        let logged: Vec<SeriesRef> = to_log.iter().map(|(series_ref, _)| *series_ref).collect();
-        self.head.mark_logged(&logged);
         Ok(())
     }
 
@@ -889,7 +897,7 @@ impl Collect for Tsdb {
         out.single(
             "sightline_tsdb_series_key_cache_entries",
             MetricKind::Gauge,
-            "Series findable by the key of their labels as a sender encodes them (remote write skips decoding those labels).",
+            "Keys of series as senders encode their labels (remote write skips decoding the labels of series found by key).",
             keys as f64,
         );
         out.single(

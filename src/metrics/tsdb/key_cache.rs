@@ -5,7 +5,9 @@
 //! An open-addressing table of 16-byte slots, linear probing. A slot holds 96 bits of the
 //! key and a lookup compares those, never the labels (see [`SeriesKey`] for why that is
 //! safe). There is no removal: the database
-//! clears the whole table when series leave the head, which happens once per head cut.
+//! clears the whole table when series leave the head (once per head cut), and when it
+//! holds far more keys than the head has series, as happens with a sender that encodes the
+//! same series in changing ways (label order, field layout), one key per encoding.
 
 use super::index::SeriesRef;
 use super::series_key::SeriesKey;
@@ -149,9 +151,18 @@ impl KeyCache {
         }
     }
 
-    /// Forgets every key, keeping the allocation small.
-    pub(crate) fn clear(&mut self) {
-        *self = KeyCache::new();
+    /// Forgets every key, sized for `expected` keys to come (so that refilling it after a
+    /// head cut does not rehash over and over under the write lock).
+    pub(crate) fn clear_for(&mut self, expected: usize) {
+        let mut capacity_bits = MIN_CAPACITY_BITS;
+        while (1usize << capacity_bits) * 7 < expected * 8 {
+            capacity_bits += 1;
+        }
+        self.slots.clear();
+        self.slots.shrink_to(1 << capacity_bits);
+        self.slots.resize(1 << capacity_bits, EMPTY_SLOT);
+        self.capacity_bits = capacity_bits;
+        self.live = 0;
     }
 }
 
@@ -180,9 +191,21 @@ mod tests {
         cache.insert(&key(7), 1_000_000);
         assert_eq!(cache.find(&key(7)), Some(1_000_000));
         assert_eq!(cache.len(), 50_000);
-        cache.clear();
+        cache.clear_for(10);
         assert_eq!(cache.len(), 0);
         assert_eq!(cache.find(&key(7)), None);
+        assert_eq!(cache.memory_bytes(), 1024 * 16);
+        cache.clear_for(50_000);
+        assert_eq!(cache.memory_bytes(), 65_536 * 16);
+        for n in 0..50_000u64 {
+            cache.insert(&key(n), n as u32);
+        }
+        assert_eq!(
+            cache.memory_bytes(),
+            65_536 * 16,
+            "no growth when sized up front"
+        );
+        assert_eq!(cache.find(&key(49_999)), Some(49_999));
     }
 
     #[test]

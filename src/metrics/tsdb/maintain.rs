@@ -125,7 +125,7 @@ impl Tsdb {
                 self.known_keys
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .clear();
+                    .clear_for(self.head.num_series());
             }
             report.series_removed += removed;
         }

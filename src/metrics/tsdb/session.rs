@@ -1,6 +1,6 @@
 //! [`AppendSession`]: appends that may name series by reference, found by key.
 //!
-//! A session holds the append gate shared from its first lookup to its last append. The
+//! A session holds the append gate shared from its creation to its end. The
 //! head cut removes series only while holding the gate exclusively, and empties the key
 //! cache when it does, so a reference found in a session stays valid for the session's
 //! appends.
@@ -151,6 +151,38 @@ mod tests {
         assert_eq!(samples_of(&db, "a"), expected_a);
         assert_eq!(samples_of(&db, "b"), [(4_000, 40.0)]);
         assert_eq!(db.append_session().known_series(&[key_a]), [None]);
+    }
+
+    #[test]
+    fn keys_stay_bounded_when_a_sender_encodes_series_in_ever_new_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Tsdb::open(dir.path(), options()).unwrap();
+        let instances: Vec<String> = (0..10).map(|i| format!("host-{i}")).collect();
+        for round in 0..300i64 {
+            let labels: Vec<[(&str, &str); 2]> = instances
+                .iter()
+                .map(|instance| [("__name__", "up"), ("instance", instance.as_str())])
+                .collect();
+            let samples = [(round * 1_000, 1.0)];
+            let batch: Vec<AppendSeries<'_>> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, labels)| AppendSeries {
+                    key: Some(SeriesKey::of(format!("{round}/{i}").as_bytes())),
+                    ..AppendSeries::new(labels, &samples)
+                })
+                .collect();
+            assert_eq!(db.append(&batch).unwrap().samples_stored, 10);
+            let keys = db.known_keys.read().unwrap().len();
+            assert!(keys <= 2 * 10 + 1024, "{keys} keys after round {round}");
+        }
+        // The newest encoding of each series is still found.
+        let newest: Vec<SeriesKey> = (0..10)
+            .map(|i| SeriesKey::of(format!("299/{i}").as_bytes()))
+            .collect();
+        let found = db.append_session().known_series(&newest);
+        assert!(found.iter().all(Option::is_some), "{found:?}");
+        assert_eq!(db.num_series(), 10);
     }
 
     #[test]

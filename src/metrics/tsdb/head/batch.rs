@@ -92,7 +92,7 @@ impl Head {
                 self.check_in(&stripe, slot, samples, min_valid_time, outcomes);
                 // Appends hold the database's append gate, so no series disappears from
                 // the stripe while a batch is under way: the slot state alone tells.
-                check.unlogged[position] = stripe.slots.get(slot).is_some_and(|s| !s.logged);
+                check.unlogged[position] = stripe.slots.get(slot).is_some_and(|s| !s.is_logged());
             }
         }
         check
@@ -383,7 +383,6 @@ mod tests {
         assert!(check.outcomes.iter().all(|o| *o == AppendOutcome::Appended));
         assert!(check.unlogged.iter().all(|unlogged| *unlogged));
         head.apply_many(&batch);
-        head.mark_logged(&refs);
 
         // Series 7 twice in one batch (judged against what is stored, applied in order),
         // an out-of-order sample, a duplicate, a conflicting value, one too old.

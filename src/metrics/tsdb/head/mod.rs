@@ -43,16 +43,21 @@ struct SlotState {
     /// The newest in-order float timestamp; `i64::MIN` for none, `i64::MAX` when every
     /// append must ask the series itself (it holds histograms). Never below the truth:
     /// a sample newer than this is simply appended.
+    ///
+    /// It also tells whether the series' definition is durable in the WAL: samples are
+    /// applied only after their WAL write, which carries the definition of every series
+    /// that had none applied, so a series with a sample (`newest != i64::MIN`) is logged.
+    /// The converse may not hold (a replayed series whose samples all lie in blocks), which
+    /// only costs a repeated definition record. Keeping no separate flag halves the state.
     newest: i64,
-    /// Whether the series' definition is known to be durable in the WAL.
-    logged: bool,
 }
 
 impl SlotState {
-    const EMPTY: SlotState = SlotState {
-        newest: i64::MIN,
-        logged: false,
-    };
+    const EMPTY: SlotState = SlotState { newest: i64::MIN };
+
+    fn is_logged(self) -> bool {
+        self.newest != i64::MIN
+    }
 }
 
 /// What [`spill_slots`] placed in its buffer.
@@ -299,7 +304,6 @@ impl Head {
             stripe.slots[slot].newest = newest_of(&series);
             stripe.series[slot] = Some(series);
         }
-        stripe.slots[slot].logged = true;
         drop(stripe);
         self.next_ref
             .fetch_max(series_ref.saturating_add(1), Ordering::Relaxed);
@@ -339,16 +343,7 @@ impl Head {
     pub fn needs_logging(&self, series_ref: SeriesRef) -> bool {
         let stripe = self.stripe(series_ref);
         let slot = series_ref as usize / STRIPES;
-        stripe.series.get(slot).is_some_and(Option::is_some) && !stripe.slots[slot].logged
-    }
-
-    pub fn mark_logged(&self, series_refs: &[SeriesRef]) {
-        for series_ref in series_refs {
-            let mut stripe = self.stripe(*series_ref);
-            if let Some(state) = stripe.slots.get_mut(*series_ref as usize / STRIPES) {
-                state.logged = true;
-            }
-        }
+        stripe.series.get(slot).is_some_and(Option::is_some) && !stripe.slots[slot].is_logged()
     }
 
     /// The counter an append outcome other than a plain append adds to.
