@@ -1,12 +1,16 @@
-//! `--chunk-sizes`: what the workload's samples cost in block chunks, per metric name,
-//! without starting any system. Each series' samples become chunks of up to 480 samples
-//! (as when the head is written into a block), encoded as XOR and, where it applies, as a
-//! decimal chunk; the smaller is kept, as the block writer does. Deterministic: the same
-//! seed and sizes always print the same figures.
+//! `--chunk-sizes`: what the workload's samples cost in a block, per metric name, without
+//! starting any system. All series go into one real block, written by the block writer as
+//! the head cut writes one (chunks of up to 480 samples, XOR or decimal, whichever is
+//! smaller, and histogram buckets relative to their `+Inf` bucket where that is smaller),
+//! and are read back to count each series' chunk bytes. The XOR column is what the same
+//! chunks cost in XOR alone. Deterministic: the same seed and sizes print the same figures.
 
 use std::collections::BTreeMap;
 
-use sightline::metrics::tsdb::chunk::{encode_decimal_chunk, XorChunk};
+use sightline::metrics::tsdb::block::{
+    encode_chunks, Block, BlockId, BlockWriter, ChunkBytes, CompactionMeta,
+};
+use sightline::metrics::tsdb::chunk::XorChunk;
 
 use crate::generator::{Generator, WorkloadShape};
 
@@ -23,21 +27,45 @@ struct Sizes {
 
 pub fn run(shape: WorkloadShape, rounds: usize) {
     let mut generator = Generator::new(shape);
-    let mut names: Vec<String> = Vec::new();
     let mut samples: Vec<Vec<(i64, f64)>> = Vec::new();
     for _ in 0..rounds {
         let round = generator.next_round_samples();
-        if names.is_empty() {
-            names = round.iter().map(|(name, _, _)| name.to_string()).collect();
+        if samples.is_empty() {
             samples = vec![Vec::with_capacity(rounds); round.len()];
         }
         for (series, (_, timestamp, value)) in samples.iter_mut().zip(round) {
             series.push((timestamp, value));
         }
     }
-    let mut by_name: BTreeMap<&str, Sizes> = BTreeMap::new();
-    for (name, series) in names.iter().zip(&samples) {
-        let sizes = by_name.entry(name).or_default();
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    order.sort_by(|a, b| generator.labels(*a).cmp(generator.labels(*b)));
+    let min_time = samples.iter().flatten().map(|(t, _)| *t).min().unwrap_or(0);
+    let max_time = samples.iter().flatten().map(|(t, _)| *t).max().unwrap_or(0);
+    let symbols: Vec<String> = order
+        .iter()
+        .flat_map(|index| generator.labels(*index).iter())
+        .flat_map(|(name, value)| [name.clone(), value.clone()])
+        .collect();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let id = BlockId::new(1);
+    let mut writer =
+        BlockWriter::create(dir.path(), id, min_time, max_time + 1, symbols).expect("block writer");
+    let mut by_name: BTreeMap<String, Sizes> = BTreeMap::new();
+    for index in &order {
+        let series = &samples[*index];
+        let chunks = encode_chunks(series, PER_CHUNK);
+        let bytes: Vec<ChunkBytes<'_>> =
+            chunks.iter().map(|chunk| chunk.as_chunk_bytes()).collect();
+        writer
+            .add_series(generator.labels(*index), &bytes)
+            .expect("series added");
+        let name = generator
+            .labels(*index)
+            .iter()
+            .find(|(n, _)| n == "__name__");
+        let sizes = by_name
+            .entry(name.map(|(_, v)| v.clone()).unwrap_or_default())
+            .or_default();
         sizes.series += 1;
         sizes.samples += series.len();
         for part in series.chunks(PER_CHUNK) {
@@ -45,12 +73,33 @@ pub fn run(shape: WorkloadShape, rounds: usize) {
             for &(timestamp, value) in part {
                 chunk.append(timestamp, value).expect("timestamps increase");
             }
-            let xor = chunk.bytes().len();
-            let decimal = encode_decimal_chunk(part).map_or(usize::MAX, |bytes| bytes.len());
-            sizes.xor_bytes += xor;
-            sizes.block_bytes += xor.min(decimal);
+            sizes.xor_bytes += chunk.bytes().len();
         }
     }
+    writer
+        .finish(CompactionMeta {
+            level: 1,
+            sources: vec![id],
+            parents: vec![],
+        })
+        .expect("block written");
+    let block = Block::open(&dir.path().join(id.to_string())).expect("block opens");
+    for ordinal in 0..block.num_series() {
+        let (labels, chunks) = block.read_series(ordinal).expect("series reads");
+        let name = labels
+            .iter()
+            .find(|(n, _)| n == "__name__")
+            .map(|(_, v)| v.clone());
+        let sizes = by_name.entry(name.unwrap_or_default()).or_default();
+        for chunk in chunks {
+            sizes.block_bytes += block.chunk(chunk.offset).expect("chunk reads").len();
+        }
+    }
+    let all_samples: usize = samples.iter().map(Vec::len).sum();
+    println!(
+        "whole block (index and chunk files): {:.3} bytes per sample",
+        block.size_bytes() as f64 / all_samples.max(1) as f64
+    );
     let total = by_name.values().fold(Sizes::default(), |sum, sizes| Sizes {
         series: sum.series + sizes.series,
         samples: sum.samples + sizes.samples,
@@ -65,7 +114,7 @@ pub fn run(shape: WorkloadShape, rounds: usize) {
         per_sample(total.block_bytes, total.samples),
         per_sample(total.xor_bytes, total.samples)
     );
-    let mut rows: Vec<(&str, Sizes)> = by_name.into_iter().collect();
+    let mut rows: Vec<(String, Sizes)> = by_name.into_iter().collect();
     rows.sort_by_key(|(_, sizes)| std::cmp::Reverse(sizes.block_bytes));
     println!(
         "{:<45} {:>7} {:>9} {:>8} {:>8}",

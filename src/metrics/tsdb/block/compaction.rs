@@ -1,6 +1,7 @@
 //! Compaction: which blocks to merge ([`plan`]) and the merge itself ([`compact`]).
 //! See "Compaction" in `docs/format/block.md`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use super::writer::{
     encode_chunks, encode_mixed_chunks, BlockWriter, ChunkBytes, BLOCK_CHUNK_MAX_SAMPLES,
 };
 use crate::metrics::histogram::FloatHistogram;
-use crate::metrics::tsdb::chunk::{decode_histogram_chunk, FloatIter, HISTOGRAM_FORMAT_VERSION};
+use crate::metrics::tsdb::chunk::{
+    decode_histogram_chunk, FloatIter, HISTOGRAM_FORMAT_VERSION, RELATIVE_FORMAT_VERSION,
+};
 
 /// The next group of blocks to merge, if any: first blocks whose ranges overlap, then, for
 /// each range of `ranges` (ascending), at least two blocks inside one aligned window of
@@ -63,7 +66,7 @@ pub fn plan(metas: &[BlockMeta], ranges: &[i64]) -> Option<Vec<BlockId>> {
 struct SourceChunk<'a> {
     priority: BlockId,
     meta: ChunkMeta,
-    bytes: &'a [u8],
+    bytes: Cow<'a, [u8]>,
 }
 
 /// Merges `inputs` into one new block in `blocks_dir` covering the union of their ranges,
@@ -137,7 +140,10 @@ pub fn compact(
             let block = &inputs[*input];
             if let Some((_, chunks)) = current.take() {
                 for meta in chunks {
-                    match block.chunk(meta.offset) {
+                    match block
+                        .chunk(meta.offset)
+                        .and_then(|bytes| standalone(block, bytes))
+                    {
                         Ok(bytes) => sources.push(SourceChunk {
                             priority: block.id(),
                             meta,
@@ -175,6 +181,21 @@ pub fn compact(
     })
 }
 
+/// A chunk's bytes as they can be copied into another block: a relative chunk refers to a
+/// chunk of its own block by offset, so it is decoded and encoded on its own again (the
+/// new block's writer may make it relative to its own copy of the reference).
+fn standalone<'a>(block: &Block, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>, String> {
+    if bytes.first() != Some(&RELATIVE_FORMAT_VERSION) {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let samples = block.relative_samples(bytes)?;
+    let mut encoded = encode_chunks(&samples, usize::from(u16::MAX));
+    match (encoded.pop(), encoded.is_empty()) {
+        (Some(chunk), true) => Ok(Cow::Owned(chunk.bytes)),
+        _ => Err("relative chunk without samples".to_string()),
+    }
+}
+
 /// Writes one series from its inputs' chunks: verbatim when they do not overlap in time,
 /// otherwise decoded, merged (for equal timestamps the input with the later id wins) and
 /// re-encoded.
@@ -193,7 +214,7 @@ fn write_merged_series(
             .map(|chunk| ChunkBytes {
                 min_time: chunk.meta.min_time,
                 max_time: chunk.meta.max_time,
-                bytes: chunk.bytes,
+                bytes: &chunk.bytes,
             })
             .collect();
         if chunks.is_empty() {
@@ -205,7 +226,7 @@ fn write_merged_series(
     let mut samples: Vec<(i64, BlockId, MergedValue)> = Vec::new();
     for chunk in sources.iter() {
         if chunk.bytes.first() == Some(&HISTOGRAM_FORMAT_VERSION) {
-            match decode_histogram_chunk(chunk.bytes) {
+            match decode_histogram_chunk(&chunk.bytes) {
                 Ok(decoded) => samples.extend(
                     decoded
                         .into_iter()
@@ -217,7 +238,7 @@ fn write_merged_series(
             }
             continue;
         }
-        let Ok(mut iter) = FloatIter::new(chunk.bytes) else {
+        let Ok(mut iter) = FloatIter::new(&chunk.bytes) else {
             tracing::warn!(block = %chunk.priority, "undecodable chunk left out of compaction");
             continue;
         };

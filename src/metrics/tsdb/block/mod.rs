@@ -13,6 +13,7 @@ mod error;
 mod format;
 mod meta;
 mod reader;
+mod relative_chunks;
 pub mod retention;
 mod writer;
 

@@ -20,7 +20,10 @@ use super::format::{
 use super::meta::{BlockId, BlockMeta};
 use super::{QUARANTINE_DIR_NAME, TMP_SUFFIX};
 use crate::metrics::histogram::FloatHistogram;
-use crate::metrics::tsdb::chunk::{decode_histogram_chunk, FloatIter, HISTOGRAM_FORMAT_VERSION};
+use crate::metrics::tsdb::chunk::{
+    decode_histogram_chunk, decode_relative_chunk, relative_chunk_reference, FloatIter,
+    HISTOGRAM_FORMAT_VERSION, RELATIVE_FORMAT_VERSION,
+};
 use crate::metrics::tsdb::head::SeriesData;
 use crate::metrics::tsdb::index::{postings, Matcher};
 use crate::metrics::tsdb::PARALLEL_SELECT_MIN;
@@ -538,6 +541,15 @@ impl Block {
         Ok(bytes)
     }
 
+    /// The samples of a relative chunk (format version 5) of this block, read with the
+    /// chunk it refers to.
+    pub fn relative_samples(&self, bytes: &[u8]) -> Result<Vec<(i64, f64)>, String> {
+        let reference = relative_chunk_reference(bytes).map_err(|error| error.to_string())?;
+        let reference_bytes = self.chunk(reference)?;
+        decode_relative_chunk(bytes, reference_bytes)
+            .map_err(|error| format!("relative chunk with reference at {reference}: {error}"))
+    }
+
     /// Appends the samples of `chunks` within `[mint, maxt]` to `out` (floats) and
     /// `histograms`; damaged chunks are reported and skipped.
     fn collect_samples(
@@ -555,6 +567,17 @@ impl Block {
                     let samples = decode_histogram_chunk(bytes)
                         .map_err(|error| format!("chunk at {}: {error}", chunk.offset))?;
                     histograms.extend(
+                        samples
+                            .into_iter()
+                            .filter(|(t, _)| (mint..=maxt).contains(t)),
+                    );
+                    return Ok(());
+                }
+                if bytes.first() == Some(&RELATIVE_FORMAT_VERSION) {
+                    let samples = self
+                        .relative_samples(bytes)
+                        .map_err(|error| format!("chunk at {}: {error}", chunk.offset))?;
+                    out.extend(
                         samples
                             .into_iter()
                             .filter(|(t, _)| (mint..=maxt).contains(t)),
@@ -700,6 +723,12 @@ impl Block {
                 let bytes = self.chunk(chunk.offset).map_err(corrupt)?;
                 let times: Vec<i64> = if bytes.first() == Some(&HISTOGRAM_FORMAT_VERSION) {
                     decode_histogram_chunk(bytes)
+                        .map_err(|error| corrupt(format!("chunk at {}: {error}", chunk.offset)))?
+                        .into_iter()
+                        .map(|(t, _)| t)
+                        .collect()
+                } else if bytes.first() == Some(&RELATIVE_FORMAT_VERSION) {
+                    self.relative_samples(bytes)
                         .map_err(|error| corrupt(format!("chunk at {}: {error}", chunk.offset)))?
                         .into_iter()
                         .map(|(t, _)| t)

@@ -767,3 +767,171 @@ fn identical_chunks_are_stored_once() {
         &expected(&all, &[], i64::MIN, i64::MAX),
     );
 }
+
+/// A classic histogram of one target: buckets, `_count` and `_sum`, scraped every 15 s
+/// from `start` for `scrapes` rounds, plus a histogram whose buckets were scraped at other
+/// instants than its `+Inf` bucket.
+fn histogram_series(start: i64, scrapes: i64) -> Vec<(Labels, Vec<(i64, f64)>)> {
+    let bounds = ["0.1", "0.5", "1", "+Inf"];
+    let shares = [0.2, 0.7, 0.93, 1.0];
+    let mut series = Vec::new();
+    let mut totals = vec![0.0f64; bounds.len()];
+    let mut buckets: Vec<Vec<(i64, f64)>> = vec![Vec::new(); bounds.len()];
+    let mut sum = Vec::new();
+    for round in 0..scrapes {
+        let t = start + round * 15_000;
+        let observations = (200 + (round * 7_919) % 150) as f64;
+        for (slot, share) in shares.iter().enumerate() {
+            totals[slot] += (observations * share).round();
+            buckets[slot].push((t, totals[slot]));
+        }
+        sum.push((t, totals[3] * 0.123_456_789_1));
+    }
+    for (bound, samples) in bounds.iter().zip(&buckets) {
+        series.push((
+            labels(&[
+                ("__name__", "rpc_seconds_bucket"),
+                ("job", "api"),
+                ("le", bound),
+                ("method", "get"),
+            ]),
+            samples.clone(),
+        ));
+    }
+    let count = buckets[3].clone();
+    series.push((
+        labels(&[
+            ("__name__", "rpc_seconds_count"),
+            ("job", "api"),
+            ("method", "get"),
+        ]),
+        count,
+    ));
+    series.push((
+        labels(&[
+            ("__name__", "rpc_seconds_sum"),
+            ("job", "api"),
+            ("method", "get"),
+        ]),
+        sum,
+    ));
+    // Another histogram whose finite bucket is offset by a millisecond: no reference.
+    let shifted: Vec<(i64, f64)> = buckets[1].iter().map(|(t, v)| (t + 1, *v)).collect();
+    series.push((
+        labels(&[("__name__", "other_bucket"), ("le", "+Inf")]),
+        buckets[3].clone(),
+    ));
+    series.push((
+        labels(&[("__name__", "other_bucket"), ("le", "1")]),
+        shifted,
+    ));
+    series
+}
+
+#[test]
+fn histogram_buckets_are_stored_relative_to_their_inf_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = histogram_series(0, 240);
+    let id = BlockId::new(30);
+    let meta = write_block(dir.path(), id, 0, 4_000_000, &series, 120);
+    let block = Block::open(&dir.path().join(id.to_string())).unwrap();
+    block.verify().unwrap();
+    let everything = block.select(&[], i64::MIN, i64::MAX);
+    assert_same(&everything, &expected(&series, &[], i64::MIN, i64::MAX));
+    let in_range = block.select(
+        &[matcher(MatchOp::Equal, "le", "0.5")],
+        1_000_000,
+        2_000_000,
+    );
+    assert_same(
+        &in_range,
+        &expected(
+            &series,
+            &[matcher(MatchOp::Equal, "le", "0.5")],
+            1_000_000,
+            2_000_000,
+        ),
+    );
+    let format_of = |wanted: &[(&str, &str)]| -> Vec<u8> {
+        let ordinal = (0..block.num_series())
+            .find(|ordinal| block.read_series(*ordinal).unwrap().0 == labels(wanted))
+            .unwrap();
+        let (_, chunks) = block.read_series(ordinal).unwrap();
+        chunks
+            .iter()
+            .map(|chunk| block.chunk(chunk.offset).unwrap()[0])
+            .collect()
+    };
+    let relative = crate::metrics::tsdb::chunk::RELATIVE_FORMAT_VERSION;
+    let bucket = |le| {
+        format_of(&[
+            ("__name__", "rpc_seconds_bucket"),
+            ("job", "api"),
+            ("le", le),
+            ("method", "get"),
+        ])
+    };
+    assert_eq!(bucket("0.5"), [relative, relative]);
+    assert_eq!(bucket("1"), [relative, relative]);
+    assert!(!bucket("+Inf").contains(&relative));
+    let count = format_of(&[
+        ("__name__", "rpc_seconds_count"),
+        ("job", "api"),
+        ("method", "get"),
+    ]);
+    assert_eq!(count, [relative, relative]);
+    let sum = format_of(&[
+        ("__name__", "rpc_seconds_sum"),
+        ("job", "api"),
+        ("method", "get"),
+    ]);
+    assert!(!sum.contains(&relative));
+    assert!(!format_of(&[("__name__", "other_bucket"), ("le", "1")]).contains(&relative));
+
+    // The same series without relative chunks take more room (the `_sum`, a
+    // full-precision float, is most of what is left).
+    let plain: u64 = series
+        .iter()
+        .flat_map(|(_, samples)| encode_chunks(samples, 120))
+        .map(|chunk| chunk.bytes.len() as u64)
+        .sum();
+    assert!(
+        meta.stats.chunks_bytes * 4 < plain * 3,
+        "{} vs {plain}",
+        meta.stats.chunks_bytes
+    );
+
+    // Compaction decodes relative chunks and codes them again against the new block's
+    // copy of the reference, whether it copies or merges.
+    let later = histogram_series(4_000_000, 100);
+    let next = BlockId::new(31);
+    write_block(dir.path(), next, 4_000_000, 8_000_000, &later, 120);
+    let overlapping = BlockId::new(32);
+    write_block(dir.path(), overlapping, 0, 4_000_000, &series[..2], 120);
+    let inputs: Vec<Arc<Block>> = [id, next, overlapping]
+        .iter()
+        .map(|id| Arc::new(Block::open(&dir.path().join(id.to_string())).unwrap()))
+        .collect();
+    let merged = compaction::compact(dir.path(), &inputs, 40).unwrap();
+    let merged = Block::open(&dir.path().join(merged.id.to_string())).unwrap();
+    merged.verify().unwrap();
+    let mut all = series.clone();
+    for (labels, samples) in later {
+        let entry = all.iter_mut().find(|(l, _)| *l == labels).unwrap();
+        entry.1.extend(samples);
+    }
+    assert_same(
+        &merged.select(&[], i64::MIN, i64::MAX),
+        &expected(&all, &[], i64::MIN, i64::MAX),
+    );
+    // Ordinals: other_bucket +Inf and 1, then rpc_seconds_bucket +Inf, 0.1, 0.5, 1. The
+    // `le="1"` bucket was copied chunk by chunk, so its chunks still match the reference's
+    // (0.1 and 0.5 were merged with the overlapping block and cut differently).
+    let (names, chunks) = merged.read_series(5).unwrap();
+    assert_eq!(names[2], ("le".to_string(), "1".to_string()));
+    let formats: Vec<u8> = chunks
+        .iter()
+        .map(|chunk| merged.chunk(chunk.offset).unwrap()[0])
+        .collect();
+    assert_eq!(formats, [relative; 3], "{formats:?}");
+}

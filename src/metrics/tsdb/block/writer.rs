@@ -18,6 +18,7 @@ use super::format::{
     SECTION_SERIES, SECTION_SERIES_OFFSETS, SECTION_SYMBOLS,
 };
 use super::meta::{BlockId, BlockMeta, BlockStats, CompactionMeta, BLOCK_FORMAT_VERSION};
+use super::relative_chunks::{RelativeChunks, Role};
 use super::TMP_SUFFIX;
 use crate::metrics::histogram::FloatHistogram;
 use crate::metrics::tsdb::chunk::{
@@ -244,6 +245,8 @@ pub struct BlockWriter {
     /// Chunks written so far by `(CRC, length)` of their entry: a series whose chunk is
     /// byte for byte one already written refers to that one instead of writing it again.
     written_chunks: HashMap<(u32, usize), u64>,
+    /// `+Inf` bucket chunks, which later buckets of their histogram are coded against.
+    relative: RelativeChunks,
     last_labels: Vec<(u32, u32)>,
     entry: Vec<u8>,
     stats: BlockStats,
@@ -284,6 +287,7 @@ impl BlockWriter {
             series_offsets: Vec::new(),
             postings: HashMap::new(),
             written_chunks: HashMap::new(),
+            relative: RelativeChunks::default(),
             last_labels: Vec::new(),
             entry: Vec::new(),
             stats: BlockStats::default(),
@@ -375,6 +379,7 @@ impl BlockWriter {
             previous = Some(chunk);
         }
 
+        let role = Role::of(labels, &refs, |value| self.symbol_ref(value).ok());
         let entry = &mut self.entry;
         entry.clear();
         put_uvarint(entry, refs.len() as u64);
@@ -390,9 +395,17 @@ impl BlockWriter {
         let mut entry_bytes = Vec::with_capacity(512);
         let mut previous: Option<(i64, u64)> = None;
         for chunk in chunks {
+            let relative = match &role {
+                Role::Dependent(key) => {
+                    self.relative
+                        .encode(key, chunk.min_time, chunk.max_time, chunk.bytes)
+                }
+                _ => None,
+            };
+            let bytes = relative.as_deref().unwrap_or(chunk.bytes);
             entry_bytes.clear();
-            put_uvarint(&mut entry_bytes, chunk.bytes.len() as u64);
-            entry_bytes.extend_from_slice(chunk.bytes);
+            put_uvarint(&mut entry_bytes, bytes.len() as u64);
+            entry_bytes.extend_from_slice(bytes);
             let crc = crc32fast::hash(&entry_bytes);
             let key = (crc, entry_bytes.len());
             // References within a series must increase, so an earlier copy is used only
@@ -436,7 +449,11 @@ impl BlockWriter {
                 }
             }
             previous = Some((chunk.max_time, offset));
-            self.stats.samples += u64::from(u16::from_be_bytes([chunk.bytes[1], chunk.bytes[2]]));
+            if let Role::Reference(key) = &role {
+                self.relative
+                    .remember(key, chunk.min_time, chunk.max_time, offset, bytes);
+            }
+            self.stats.samples += u64::from(u16::from_be_bytes([bytes[1], bytes[2]]));
             self.stats.chunks += 1;
         }
 

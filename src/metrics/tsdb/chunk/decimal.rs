@@ -39,8 +39,8 @@ pub fn is_decimal_version(version: u8) -> bool {
 }
 
 /// Largest exponent tried: `10^15` and the mantissas below `2^53` are exact in an f64.
-const MAX_EXPONENT: usize = 15;
-const POW10: [f64; MAX_EXPONENT + 1] = [
+pub(super) const MAX_EXPONENT: usize = 15;
+pub(super) const POW10: [f64; MAX_EXPONENT + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 /// Mantissas must stay below this so that `m as f64` is exact.
@@ -71,7 +71,7 @@ fn exponent_of(value: f64) -> Option<usize> {
 }
 
 /// The mantissas of `values` at one common exponent, if every value is an exact decimal.
-fn mantissas(values: impl Iterator<Item = f64> + Clone) -> Option<(usize, Vec<i64>)> {
+pub(super) fn mantissas(values: impl Iterator<Item = f64> + Clone) -> Option<(usize, Vec<i64>)> {
     let mut exponent = 0;
     for value in values.clone() {
         exponent = exponent.max(exponent_of(value)?);
@@ -111,7 +111,7 @@ fn residuals(integers: &[i64]) -> (i64, Vec<i64>) {
 
 /// How the residuals of one column are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ResidualCode {
+pub(super) enum ResidualCode {
     /// Zigzagged, Rice-coded with parameter `k` (0 to 63).
     Rice(u32),
     /// `residual - base` in `width` bits (0 to 64).
@@ -120,7 +120,7 @@ enum ResidualCode {
 
 impl ResidualCode {
     /// The cheapest code for `residuals`.
-    fn choose(residuals: &[i64]) -> ResidualCode {
+    pub(super) fn choose(residuals: &[i64]) -> ResidualCode {
         let (Some(min), Some(max)) = (residuals.iter().min(), residuals.iter().max()) else {
             return ResidualCode::Rice(0);
         };
@@ -137,7 +137,7 @@ impl ResidualCode {
         }
     }
 
-    fn code_byte(self) -> u8 {
+    pub(super) fn code_byte(self) -> u8 {
         match self {
             ResidualCode::Rice(k) => k as u8,
             ResidualCode::Frame { width, .. } => FRAME_FLAG | width as u8,
@@ -146,7 +146,7 @@ impl ResidualCode {
 
     /// The code a header byte names (a frame's base is read separately); `None` if the
     /// byte is out of range.
-    fn from_byte(byte: u8) -> Option<ResidualCode> {
+    pub(super) fn from_byte(byte: u8) -> Option<ResidualCode> {
         if byte & FRAME_FLAG == 0 {
             (byte <= 63).then_some(ResidualCode::Rice(u32::from(byte)))
         } else {
@@ -155,11 +155,29 @@ impl ResidualCode {
         }
     }
 
-    fn write(self, writer: &mut BitWriter<'_>, residual: i64) {
+    pub(super) fn write(self, writer: &mut BitWriter<'_>, residual: i64) {
         match self {
             ResidualCode::Rice(k) => write_rice(writer, zigzag(residual), k),
             ResidualCode::Frame { width, base } => {
                 writer.write_bits(residual.wrapping_sub(base) as u64, width)
+            }
+        }
+    }
+
+    /// Reads one residual written by [`ResidualCode::write`]; `None` when the bits run out.
+    #[inline(always)]
+    pub(super) fn read(self, bits: &mut BitReader<'_>) -> Option<i64> {
+        match self {
+            ResidualCode::Frame { width, base } => {
+                Some(base.wrapping_add(bits.read_bits(width)? as i64))
+            }
+            ResidualCode::Rice(k) => {
+                let quotient = bits.read_ones(ESCAPE)?;
+                if quotient == ESCAPE {
+                    return bits.read_bits(64).map(unzigzag);
+                }
+                let low = bits.read_bits(k)?;
+                Some(unzigzag(u64::from(quotient).wrapping_shl(k) | low))
             }
         }
     }
@@ -350,19 +368,7 @@ impl<'a> DecimalIter<'a> {
 
     #[inline(always)]
     fn read_residual(&mut self, code: ResidualCode) -> Option<i64> {
-        match code {
-            ResidualCode::Frame { width, base } => {
-                Some(base.wrapping_add(self.bits.read_bits(width)? as i64))
-            }
-            ResidualCode::Rice(k) => {
-                let quotient = self.bits.read_ones(ESCAPE)?;
-                if quotient == ESCAPE {
-                    return self.bits.read_bits(64).map(unzigzag);
-                }
-                let low = self.bits.read_bits(k)?;
-                Some(unzigzag(u64::from(quotient).wrapping_shl(k) | low))
-            }
-        }
+        code.read(&mut self.bits)
     }
 
     fn next_sample(&mut self) -> Option<(i64, f64)> {
@@ -379,7 +385,7 @@ impl<'a> DecimalIter<'a> {
     }
 }
 
-fn read_uvarint(bytes: &[u8]) -> Option<(u64, usize)> {
+pub(super) fn read_uvarint(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (index, byte) in bytes.iter().enumerate().take(10) {
         value |= u64::from(byte & 0x7f) << (7 * index);

@@ -10,12 +10,15 @@
 //! a chunk's first byte says which kind it is. Blocks may also hold float chunks in the
 //! denser [`decimal`] encoding (format version 4; version 3 is still read), chosen when a
 //! block is written;
-//! [`FloatIter`] reads either float encoding.
+//! [`FloatIter`] reads either float encoding. Blocks also hold [`relative`] chunks (format
+//! version 5), whose values are predicted from another chunk of the block (histogram
+//! buckets from their `+Inf` bucket); those are read with their reference.
 
 pub mod bitstream;
 pub mod decimal;
 mod float;
 pub mod histogram;
+pub mod relative;
 mod varint;
 pub mod xor;
 
@@ -23,6 +26,9 @@ pub use bitstream::{BitReader, BitWriter};
 pub use decimal::{encode_decimal_chunk, is_decimal_version, DecimalIter, DECIMAL_FORMAT_VERSION};
 pub use float::FloatIter;
 pub use histogram::{decode_histogram_chunk, encode_histogram_chunk, HISTOGRAM_FORMAT_VERSION};
+pub use relative::{
+    decode_relative_chunk, encode_relative_chunk, relative_chunk_reference, RELATIVE_FORMAT_VERSION,
+};
 pub use xor::{XorChunk, XorIter, MAX_SAMPLES, XOR_FORMAT_VERSION};
 
 /// Why a chunk could not be appended to or decoded.
