@@ -1,6 +1,7 @@
 //! Chunk codecs (XOR, and the decimal encoding blocks use where smaller): bytes per sample,
 //! encode and decode throughput on generated series shaped like real scrapes (15 s interval,
-//! chunks of 120 samples).
+//! chunks of 120 samples); and relative chunks, histogram buckets coded against their
+//! `+Inf` bucket (`chunk/relative`).
 //!
 //! Run with `cargo bench --bench chunk`; the size table is printed before the timings
 //! (`cargo bench --bench chunk -- size-only` prints only the table).
@@ -8,7 +9,9 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use sightline::metrics::tsdb::chunk::{encode_decimal_chunk, DecimalIter, XorChunk};
+use sightline::metrics::tsdb::chunk::{
+    decode_relative_chunk, encode_decimal_chunk, encode_relative_chunk, DecimalIter, XorChunk,
+};
 
 const SAMPLES_PER_CHUNK: usize = 120;
 const CHUNKS_PER_SHAPE: usize = 200;
@@ -379,6 +382,76 @@ fn bench_codec(criterion: &mut Criterion) {
     }
 }
 
+/// `CHUNKS_PER_SHAPE` pairs of a histogram's `+Inf` bucket and one finite bucket that
+/// gets about 70 % of its observations: `(+Inf samples, bucket samples)`.
+fn histogram_pairs() -> Vec<(Vec<(i64, f64)>, Vec<(i64, f64)>)> {
+    let mut rng = Prng::new(99);
+    (0..CHUNKS_PER_SHAPE)
+        .map(|_| {
+            let (mut total, mut below) = (1e6, 7e5);
+            let mut infinite = Vec::new();
+            let mut bucket = Vec::new();
+            for i in 0..SAMPLES_PER_CHUNK as i64 {
+                let observations = 800.0 + rng.below(400) as f64;
+                total += observations;
+                below += (observations * 0.7).round();
+                let t = EPOCH_MS + i * SCRAPE_INTERVAL_MS;
+                infinite.push((t, total));
+                bucket.push((t, below));
+            }
+            (infinite, bucket)
+        })
+        .collect()
+}
+
+fn bench_relative(criterion: &mut Criterion) {
+    let pairs = histogram_pairs();
+    let references: Vec<Vec<u8>> = pairs
+        .iter()
+        .map(|(infinite, _)| encode_decimal_chunk(infinite).expect("decimal"))
+        .collect();
+    let relative: Vec<Vec<u8>> = pairs
+        .iter()
+        .map(|(infinite, bucket)| encode_relative_chunk(bucket, infinite, 0).expect("relative"))
+        .collect();
+    let bytes: usize = relative.iter().map(Vec::len).sum();
+    let alone: usize = pairs
+        .iter()
+        .map(|(_, bucket)| encode_decimal_chunk(bucket).expect("decimal").len())
+        .sum();
+    let samples = CHUNKS_PER_SHAPE * SAMPLES_PER_CHUNK;
+    println!(
+        "histogram bucket against its +Inf bucket: {:.3} bytes/sample relative, {:.3} decimal alone",
+        bytes as f64 / samples as f64,
+        alone as f64 / samples as f64
+    );
+    let mut group = criterion.benchmark_group("chunk");
+    group.throughput(Throughput::Elements(samples as u64));
+    group.bench_function("relative_encode/histogram_bucket", |bencher| {
+        bencher.iter(|| {
+            black_box(&pairs)
+                .iter()
+                .map(|(infinite, bucket)| {
+                    encode_relative_chunk(bucket, infinite, 0).map_or(0, |chunk| chunk.len())
+                })
+                .sum::<usize>()
+        })
+    });
+    // Includes decoding the reference, as a block read does.
+    group.bench_function("relative_decode/histogram_bucket", |bencher| {
+        bencher.iter(|| {
+            let mut checksum = 0u64;
+            for (chunk, reference) in black_box(&relative).iter().zip(&references) {
+                for (t, v) in decode_relative_chunk(chunk, reference).expect("encoded here") {
+                    checksum = checksum.wrapping_add(t as u64 ^ v.to_bits());
+                }
+            }
+            checksum
+        })
+    });
+    group.finish();
+}
+
 fn main() {
     print_sizes();
     if std::env::args().any(|arg| arg == "size-only") {
@@ -386,5 +459,6 @@ fn main() {
     }
     let mut criterion = Criterion::default().configure_from_args();
     bench_codec(&mut criterion);
+    bench_relative(&mut criterion);
     criterion.final_summary();
 }
