@@ -382,9 +382,11 @@ fn bench_codec(criterion: &mut Criterion) {
     }
 }
 
+type Samples = Vec<(i64, f64)>;
+
 /// `CHUNKS_PER_SHAPE` pairs of a histogram's `+Inf` bucket and one finite bucket that
 /// gets about 70 % of its observations: `(+Inf samples, bucket samples)`.
-fn histogram_pairs() -> Vec<(Vec<(i64, f64)>, Vec<(i64, f64)>)> {
+fn histogram_pairs() -> Vec<(Samples, Samples)> {
     let mut rng = Prng::new(99);
     (0..CHUNKS_PER_SHAPE)
         .map(|_| {
