@@ -602,7 +602,7 @@ mod tests {
     fn a_float_only_series_record_stays_small() {
         // The record is held per active series; out-of-order and histogram state live
         // behind one pointer. Growing it costs memory across the whole head. (The open
-        // chunk's spilled-prefix reference, 16 bytes, keeps its buffer at 87 bytes
+        // chunk's spilled-prefix reference, 16 bytes, keeps its buffer at 55 bytes
         // instead of a whole chunk's 250.)
         assert!(std::mem::size_of::<MemSeries>() <= 104);
         let mut series = MemSeries::new();
