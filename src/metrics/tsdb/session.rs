@@ -85,6 +85,17 @@ mod tests {
         found.pop().map(|series| series.samples).unwrap_or_default()
     }
 
+    fn keyed<'a>(
+        labels: &'a [(&'a str, &'a str)],
+        samples: &'a [(i64, f64)],
+        key: SeriesKey,
+    ) -> AppendSeries<'a> {
+        AppendSeries {
+            key: Some(key),
+            ..AppendSeries::new(labels, samples)
+        }
+    }
+
     #[test]
     fn series_found_by_key_are_appended_by_reference_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
@@ -95,15 +106,11 @@ mod tests {
 
         let session = db.append_session();
         assert_eq!(session.known_series(&[key_a, key_b]), [None, None]);
-        let with_key = |labels, samples, key| AppendSeries {
-            key: Some(key),
-            ..AppendSeries::new(labels, samples)
-        };
         let report = session
             .append(&[
-                with_key(&labels_a, &[(1_000, 1.0)], key_a),
+                keyed(&labels_a, &[(1_000, 1.0)], key_a),
                 // A series refused by validation is not remembered.
-                with_key(&[("instance", "no-name")], &[(1_000, 1.0)], key_b),
+                keyed(&[("instance", "no-name")], &[(1_000, 1.0)], key_b),
             ])
             .unwrap();
         assert_eq!((report.samples_stored, report.samples_rejected), (1, 1));
@@ -136,7 +143,7 @@ mod tests {
         let report = session
             .append(&[
                 by_ref(&[(4_000, 4.0)]),
-                with_key(&labels_b, &[(4_000, 40.0)], key_b),
+                keyed(&labels_b, &[(4_000, 40.0)], key_b),
             ])
             .unwrap();
         assert_eq!(report.samples_stored, 2);
@@ -167,9 +174,12 @@ mod tests {
             let batch: Vec<AppendSeries<'_>> = labels
                 .iter()
                 .enumerate()
-                .map(|(i, labels)| AppendSeries {
-                    key: Some(SeriesKey::of(format!("{round}/{i}").as_bytes())),
-                    ..AppendSeries::new(labels, &samples)
+                .map(|(i, labels)| {
+                    keyed(
+                        labels,
+                        &samples,
+                        SeriesKey::of(format!("{round}/{i}").as_bytes()),
+                    )
                 })
                 .collect();
             assert_eq!(db.append(&batch).unwrap().samples_stored, 10);
@@ -192,10 +202,6 @@ mod tests {
         let old = [("__name__", "up"), ("instance", "old")];
         let live = [("__name__", "up"), ("instance", "live")];
         let (key_old, key_live) = (SeriesKey::of(b"old"), SeriesKey::of(b"live"));
-        let keyed = |labels, samples, key| AppendSeries {
-            key: Some(key),
-            ..AppendSeries::new(labels, samples)
-        };
         db.append(&[
             keyed(&old, &[(60_000, 1.0)], key_old),
             keyed(&live, &[(60_000, 1.0)], key_live),
