@@ -324,15 +324,19 @@ impl Tsdb {
             .filter(|(_, position)| batch[*position].known.is_some())
             .map(|(series_ref, position)| (*position, self.head.index().labels_owned(*series_ref)))
             .collect();
-        let mut from_index: Vec<Option<Vec<(&str, &str)>>> = vec![None; batch.len()];
-        for (position, labels) in &owned {
-            let pairs = labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-            from_index[*position] = Some(pairs.collect());
-        }
-        let labels_at = |position: usize| match &from_index[position] {
-            Some(labels) => labels.as_slice(),
-            None => batch[position].labels,
-        };
+        // In batch order, like `to_log`; almost always empty.
+        let from_index: Vec<(usize, Vec<(&str, &str)>)> = owned
+            .iter()
+            .map(|(position, labels)| {
+                let pairs = labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                (*position, pairs.collect())
+            })
+            .collect();
+        let labels_at =
+            |position: usize| match from_index.binary_search_by_key(&position, |(p, _)| *p) {
+                Ok(found) => from_index[found].1.as_slice(),
+                Err(_) => batch[position].labels,
+            };
         self.log(&to_log, labels_at, &samples_payload)?;
         self.remember(&to_remember);
 
