@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sightline::metrics::remote::{
-    decode_write_request_known, encode_write_request_v1, store, DecodeLimits, SeriesToEncode,
+    decode_and_store, encode_write_request_v1, DecodeLimits, SeriesToEncode,
 };
 use sightline::metrics::tsdb::{AppendSeries, Tsdb, TsdbOptions};
 
@@ -97,18 +97,10 @@ fn bench_append(c: &mut Criterion) {
                 encode_write_request_v1(&series)
             },
             |body| {
-                // As the server does: series sent before are found by key.
-                let session = tsdb.append_session();
-                let known = |keys: &[_]| session.known_series(keys);
-                let decoded = decode_write_request_known(
-                    &body,
-                    Some("application/x-protobuf"),
-                    Some("snappy"),
-                    &limits,
-                    Some(&known),
-                )
-                .unwrap();
-                store(&decoded, &session).unwrap()
+                let content = (Some("application/x-protobuf"), Some("snappy"));
+                let (_, stored) =
+                    decode_and_store(&body, content.0, content.1, &limits, &tsdb).unwrap();
+                stored.unwrap()
             },
             BatchSize::LargeInput,
         )

@@ -11,10 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::MetricsState;
-use crate::metrics::remote::{
-    check_content_encoding, decode_protobuf, decode_protobuf_known, decompress_snappy,
-    protocol_from_content_type, store, Protocol, RemoteWriteErrorKind,
-};
+use crate::metrics::remote::{decode_and_store, Protocol, RemoteWriteErrorKind};
 use crate::metrics::tsdb::AppendReport;
 
 pub async fn write(
@@ -41,26 +38,13 @@ pub async fn write(
     let content_encoding = header_text(header::CONTENT_ENCODING);
     let limits = state.write_limits;
     let outcome = tokio::task::spawn_blocking(move || {
-        let protocol = protocol_from_content_type(content_type.as_deref())?;
-        check_content_encoding(content_encoding.as_deref())?;
-        let body = decompress_snappy(&body, limits.max_decompressed_bytes)?;
-        // The append session starts as late as it can: the head cut waits for open ones.
-        // In 1.0, series sent before are found by their label bytes and skip label
-        // decoding; that lookup needs the session during the decode.
-        let (decoded, session) = match protocol {
-            Protocol::V1 => {
-                let session = tsdb.append_session();
-                let known = |keys: &[_]| session.known_series(keys);
-                let decoded = decode_protobuf_known(protocol, body, &limits, Some(&known))?;
-                (decoded, session)
-            }
-            Protocol::V2 => {
-                let decoded = decode_protobuf(protocol, body, &limits)?;
-                (decoded, tsdb.append_session())
-            }
-        };
-        let report = store(&decoded, &session);
-        drop(session);
+        let (decoded, report) = decode_and_store(
+            &body,
+            content_type.as_deref(),
+            content_encoding.as_deref(),
+            &limits,
+            &tsdb,
+        )?;
         Ok::<_, crate::metrics::remote::RemoteWriteError>((
             decoded.protocol,
             decoded.rejection_summary(10),

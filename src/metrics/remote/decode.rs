@@ -119,21 +119,10 @@ pub fn decode_write_request(
     content_encoding: Option<&str>,
     limits: &DecodeLimits,
 ) -> Result<DecodedWrite, RemoteWriteError> {
-    decode_write_request_known(body, content_type, content_encoding, limits, None)
-}
-
-/// [`decode_write_request`] that skips the labels of series `known` finds.
-pub fn decode_write_request_known(
-    body: &[u8],
-    content_type: Option<&str>,
-    content_encoding: Option<&str>,
-    limits: &DecodeLimits,
-    known: Option<KnownSeries<'_>>,
-) -> Result<DecodedWrite, RemoteWriteError> {
     let protocol = protocol_from_content_type(content_type)?;
     check_content_encoding(content_encoding)?;
     let decompressed = decompress_snappy(body, limits.max_decompressed_bytes)?;
-    decode_protobuf_known(protocol, decompressed, limits, known)
+    decode_protobuf(protocol, decompressed, limits)
 }
 
 /// The message a `Content-Type` announces: `application/x-protobuf` or a missing header

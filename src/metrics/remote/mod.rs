@@ -35,14 +35,14 @@ pub use batch::{
 };
 pub use decode::{
     check_content_encoding, decode_protobuf, decode_protobuf_known, decode_write_request,
-    decode_write_request_known, decompress_snappy, protocol_from_content_type, KnownSeries,
-    Protocol, RemoteWriteError, RemoteWriteErrorKind,
+    decompress_snappy, protocol_from_content_type, KnownSeries, Protocol, RemoteWriteError,
+    RemoteWriteErrorKind,
 };
 pub use encode::{
     encode_write_request_v1, encode_write_request_v2, snappy_compress, SeriesToEncode,
 };
 pub use read::{execute_read, RemoteReadError};
-pub use store::store;
+pub use store::{decode_and_store, store, Stored};
 pub use validate::{DecodeLimits, SeriesProblem};
 
 /// One fuzzing input (`fuzz/`, and the corpus replay in `tests/fuzz_corpus.rs`): an
